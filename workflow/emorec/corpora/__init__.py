@@ -1,0 +1,1 @@
+"""One module per corpus: filename / row parsing and ingest into manifest + rejects tables."""

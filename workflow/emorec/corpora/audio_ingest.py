@@ -1,0 +1,108 @@
+"""The ingest loop shared by every speech corpus: archive -> manifest rows + rejects.
+
+A corpus module supplies ``parse_member(name) -> dict`` (raising ``ValueError`` with a reason
+for names it cannot use); this loop adds the safety checks, audio probing, split and counts.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyarrow as pa
+
+from emorec.archives import file_sha256, open_archive
+from emorec.audio_io import probe_wav
+from emorec.ingest import write_ingest
+from emorec.labels import label_id
+
+log = logging.getLogger(__name__)
+
+MemberParser = Callable[[str], dict[str, Any]]
+
+
+@dataclass
+class IngestResult:
+    """Manifest rows and rejects of one archive, with its checksum."""
+
+    corpus: str
+    archive: str
+    sha256: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+
+
+def metadata_reason(name: str) -> str | None:
+    """Why a member is operating-system clutter rather than data, or ``None``."""
+    path = PurePosixPath(name)
+    if "__MACOSX" in path.parts or path.name.startswith("._"):
+        return "macOS metadata (__MACOSX / ._ resource fork)"
+    if path.name in {".DS_Store", "Thumbs.db", "desktop.ini"}:
+        return "operating-system metadata file"
+    return None
+
+
+def ingest_audio_archive(
+    archive: str | Path,
+    *,
+    corpus: str,
+    parse_member: MemberParser,
+    split_of: Callable[[Mapping[str, Any]], str],
+    max_compression_ratio: float,
+) -> IngestResult:
+    """Read every member of a speech archive in place into manifest rows or rejects.
+
+    Each safe ``.wav`` member whose name parses and whose header decodes becomes a row with
+    the parser's columns plus ``member``, ``split``, ``label_id``, audio header facts and a
+    content hash; every other member becomes a reject with its reason.
+    """
+    result = IngestResult(corpus=corpus, archive=str(archive), sha256=file_sha256(archive))
+    seen: dict[str, str] = {}
+    with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
+        names, result.rejects = arc.members()
+        for name in names:
+            reason = metadata_reason(name)
+            if reason is None and not name.lower().endswith(".wav"):
+                reason = f"not a .wav file (suffix {PurePosixPath(name).suffix or 'none'!r})"
+            if reason is None:
+                try:
+                    row = parse_member(name)
+                except ValueError as exc:
+                    reason = f"unparseable name: {exc}"
+            if reason is None and row["sample_id"] in seen:
+                reason = f"duplicate sample id {row['sample_id']} (first seen as {seen[row['sample_id']]})"
+            if reason is None:
+                data = arc.read(name)
+                try:
+                    info = probe_wav(data)
+                except RuntimeError as exc:
+                    reason = str(exc)
+            if reason is not None:
+                result.rejects.append((name, reason))
+                continue
+            seen[row["sample_id"]] = name
+            row.update(
+                corpus=corpus,
+                member=name,
+                split=split_of(row),
+                label_id=label_id(row["label"]),
+                sample_rate=info.samplerate,
+                channels=info.channels,
+                frames=info.frames,
+                duration_s=info.frames / info.samplerate,
+                content_hash=hashlib.blake2b(data, digest_size=16).hexdigest(),
+            )
+            result.rows.append(row)
+    result.rejects.sort()
+    return result
+
+
+def write_audio_ingest(result: IngestResult, *, schema: pa.Schema, **paths_and_limits: Any) -> dict[str, Any]:
+    """Write an :class:`IngestResult` through :func:`emorec.ingest.write_ingest`."""
+    manifest = pa.Table.from_pylist(result.rows, schema=schema) if result.rows else schema.empty_table()
+    return write_ingest(
+        manifest, schema=schema, corpus=result.corpus, archive=result.archive, sha256=result.sha256,
+        rejects=result.rejects, **paths_and_limits,
+    )

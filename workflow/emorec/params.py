@@ -1,0 +1,48 @@
+"""Validation of ``params.yaml`` against its JSON schema, with errors that name the key."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from emorec.errors import ParamsError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "params.schema.yaml"
+
+
+def load_schema() -> dict[str, Any]:
+    """The params JSON schema (stored as YAML in ``workflow/schemas/``)."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line naming the dotted key and what was expected of it."""
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        names = ", ".join(f"{key}.{e}" if error.absolute_path else e for e in extra)
+        return f"unknown key {names} (allowed here: {allowed})"
+    if error.validator == "required":
+        return f"{key}: {error.message}"
+    expected = {k: v for k, v in error.schema.items() if k in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "uniqueItems", "enum")}
+    return f"{key}: got {error.instance!r}, expected {expected} ({error.message})"
+
+
+def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -> None:
+    """Raise :class:`ParamsError` listing every key of ``config`` that breaks the schema.
+
+    Beyond the schema, checks that held-out actor lists do not overlap.
+    """
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        rav = config["corpora"]["ravdess"]
+        both = sorted(set(rav["val_actors"]) & set(rav["test_actors"]))
+        if both:
+            problems.append(f"corpora.ravdess: actors {both} are in both val_actors and test_actors")
+    if problems:
+        raise ParamsError(f"invalid {source}:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,128 @@
+"""Every parquet table's schema, defined once, and the one way tables are written.
+
+Manifests (one row per usable sample), rejects (one row per unusable archive member or CSV
+row), audio features and face features. Writers cast to these schemas, so a table on disk
+always has exactly these columns and types; tests check them.
+"""
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from emorec.errors import DataError
+
+FACE_SIDE = 48
+FACE_PIXELS = FACE_SIDE * FACE_SIDE
+
+REJECTS = pa.schema(
+    [
+        ("corpus", pa.string()),
+        ("archive", pa.string()),
+        ("item", pa.string()),  # archive member name, or "row N" (1-based data row) of a CSV
+        ("reason", pa.string()),
+    ]
+)
+
+_SAMPLE = [
+    ("corpus", pa.string()),
+    ("sample_id", pa.string()),
+    ("label", pa.string()),
+    ("label_id", pa.int8()),
+    ("original_label", pa.string()),
+    ("split", pa.string()),
+]
+
+AUDIO_MANIFEST = pa.schema(
+    [
+        *_SAMPLE,
+        ("member", pa.string()),
+        ("speaker", pa.string()),
+        ("sex", pa.string()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int8()),
+        ("frames", pa.int64()),
+        ("duration_s", pa.float32()),
+        ("content_hash", pa.string()),
+    ]
+)
+
+#: RAVDESS manifest: the common audio columns plus every decoded filename code.
+RAVDESS_MANIFEST = pa.schema(
+    list(AUDIO_MANIFEST)
+    + [
+        pa.field(name, pa.int8())
+        for name in ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+    ]
+)
+
+FACE_MANIFEST = pa.schema(
+    [*_SAMPLE, ("row", pa.int32()), ("pixels", pa.list_(pa.uint8(), FACE_PIXELS))]
+)
+
+FACE_FEATURES = pa.schema(
+    [*_SAMPLE, ("pixels", pa.list_(pa.uint8(), FACE_PIXELS))],
+    metadata={b"image_shape": f"{FACE_SIDE},{FACE_SIDE}".encode()},
+)
+
+#: Aggregates computed over frames for every frame-level descriptor.
+STATS = ("mean", "std", "min", "max")
+
+
+def audio_descriptor_names(*, n_mfcc: int) -> list[str]:
+    """Names of the scalar audio descriptor columns, in table order.
+
+    MFCCs with deltas and delta-deltas aggregated by :data:`STATS`, then RMS energy,
+    zero-crossing rate, spectral centroid, roll-off and pitch (f0 over voiced frames) with
+    the same statistics, then the voiced-frame fraction.
+    """
+    names = [
+        f"{kind}_{k:02d}_{stat}"
+        for kind in ("mfcc", "mfcc_d", "mfcc_dd")
+        for k in range(n_mfcc)
+        for stat in STATS
+    ]
+    names += [f"{kind}_{stat}" for kind in ("rms", "zcr", "centroid", "rolloff", "f0") for stat in STATS]
+    names.append("voiced_fraction")
+    return names
+
+
+def audio_features_schema(*, n_mfcc: int, n_mels: int, frames: int) -> pa.Schema:
+    """Schema of the audio feature table: sample columns, descriptors and a flat log-mel array.
+
+    ``logmel`` holds a ``(n_mels, frames)`` float32 array in row-major order; the shape is
+    also stored in the schema metadata under ``logmel_shape``.
+    """
+    fields = [*_SAMPLE, ("speaker", pa.string())]
+    fields += [(name, pa.float32()) for name in audio_descriptor_names(n_mfcc=n_mfcc)]
+    fields.append(("logmel", pa.list_(pa.float32(), n_mels * frames)))
+    return pa.schema(fields, metadata={b"logmel_shape": f"{n_mels},{frames}".encode()})
+
+
+def conform(table: pa.Table, schema: pa.Schema, *, name: str) -> pa.Table:
+    """Select and cast ``table``'s columns to ``schema``; raise naming what is missing."""
+    missing = [f for f in schema.names if f not in table.column_names]
+    if missing:
+        raise DataError(f"{name}: missing columns {missing}")
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"{name}: columns do not fit the schema: {exc}") from exc
+
+
+def write_table(table: pa.Table, path: str | Path, schema: pa.Schema) -> None:
+    """Write ``table`` conformed to ``schema`` as parquet (zstd), creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(conform(table, schema, name=str(path)), path, compression="zstd")
+
+
+def rejects_table(corpus: str, archive: str, rejects: list[tuple[str, str]]) -> pa.Table:
+    """Build a :data:`REJECTS` table from ``(item, reason)`` pairs."""
+    items = [item for item, _ in rejects]
+    reasons = [reason for _, reason in rejects]
+    n = len(rejects)
+    return pa.table(
+        {"corpus": [corpus] * n, "archive": [archive] * n, "item": items, "reason": reasons},
+        schema=REJECTS,
+    )
