@@ -1,0 +1,1 @@
+"""Feature extraction: audio clips -> descriptor rows and log-mel arrays; faces -> arrays."""

@@ -1,0 +1,35 @@
+# Built-in demo corpora in the real formats, generated from demo.seed (nothing binary in git).
+
+
+rule demo_ravdess:
+    output:
+        archive=DEMO_ARCHIVES["ravdess"],
+    params:
+        demo=config["demo"],
+    log:
+        "logs/demo/ravdess.log",
+    threads: threads_of("demo")
+    resources:
+        mem_mb=mem_of("demo"),
+        runtime=runtime_of("demo"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/demo_ravdess.py"
+
+
+rule demo_fer2013:
+    output:
+        archive=DEMO_ARCHIVES["fer2013"],
+    params:
+        demo=config["demo"],
+    log:
+        "logs/demo/fer2013.log",
+    threads: threads_of("demo")
+    resources:
+        mem_mb=mem_of("demo"),
+        runtime=runtime_of("demo"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/demo_fer2013.py"

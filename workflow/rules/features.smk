@@ -1,0 +1,65 @@
+# Manifests -> feature tables. Audio is sharded by speaker so -j8 (or a cluster) parallelises it.
+
+
+wildcard_constraints:
+    shard=r"\d+",
+    corpus="|".join(SPEECH_CORPORA),
+
+
+rule audio_features_shard:
+    input:
+        manifest="data/interim/{corpus}/manifest.parquet",
+        archive=lambda wc: archive(wc.corpus),
+    output:
+        shard="data/features/{corpus}/shards/{shard}.parquet",
+    params:
+        audio=config["features"]["audio"],
+        max_compression_ratio=config["ingest"]["max_compression_ratio"],
+    log:
+        "logs/features/{corpus}/shard_{shard}.log",
+    threads: threads_of("features")
+    resources:
+        mem_mb=mem_of("features"),
+        runtime=runtime_of("features"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/audio_features_shard.py"
+
+
+rule audio_features:
+    input:
+        shards=lambda wc: audio_shards(wc.corpus),
+    output:
+        table="data/features/{corpus}/audio.parquet",
+    params:
+        audio=config["features"]["audio"],
+    log:
+        "logs/features/{corpus}/merge.log",
+    threads: 1
+    resources:
+        mem_mb=mem_of("features"),
+        runtime=runtime_of("features"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/audio_features_merge.py"
+
+
+rule face_features:
+    input:
+        manifest="data/interim/fer2013/manifest.parquet",
+    output:
+        table="data/features/fer2013/faces.parquet",
+    params:
+        faces=config["features"]["faces"],
+    log:
+        "logs/features/fer2013/faces.log",
+    threads: threads_of("features")
+    resources:
+        mem_mb=mem_of("features"),
+        runtime=runtime_of("features"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/face_features.py"

@@ -1,0 +1,40 @@
+# Raw archives, read in place -> manifest + rejects + summary per corpus.
+
+
+rule ingest_ravdess:
+    input:
+        archive=archive("ravdess"),
+    output:
+        **ingest_outputs("ravdess"),
+    params:
+        corpus=config["corpora"]["ravdess"],
+        ingest=config["ingest"],
+    log:
+        "logs/ingest/ravdess.log",
+    threads: threads_of("ingest")
+    resources:
+        mem_mb=mem_of("ingest"),
+        runtime=runtime_of("ingest"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/ingest_ravdess.py"
+
+
+rule ingest_fer2013:
+    input:
+        archive=archive("fer2013"),
+    output:
+        **ingest_outputs("fer2013"),
+    params:
+        ingest=config["ingest"],
+    log:
+        "logs/ingest/fer2013.log",
+    threads: threads_of("ingest")
+    resources:
+        mem_mb=mem_of("ingest"),
+        runtime=runtime_of("ingest"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/ingest_fer2013.py"
