@@ -58,9 +58,9 @@ def ingest_audio_archive(
     the parser's columns plus ``member``, ``split``, ``label_id``, audio header facts and a
     content hash; every other member becomes a reject with its reason.
     """
-    result = IngestResult(corpus=corpus, archive=str(archive), sha256=file_sha256(archive))
     seen: dict[str, str] = {}
     with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
+        result = IngestResult(corpus=corpus, archive=str(archive), sha256=file_sha256(archive))
         names, result.rejects = arc.members()
         for name in names:
             reason = metadata_reason(name)

@@ -38,8 +38,7 @@ def _parse_kernel(data, offsets, width, out, status, counts, bad):  # pragma: no
         for p in range(offsets[r], offsets[r + 1]):
             c = data[p]
             if 48 <= c <= 57:
-                if val < 1000:
-                    val = val * 10 + (c - 48)
+                val = min(val * 10 + (c - 48), 1000)
                 in_token = True
             elif c == 32 or c == 9 or c == 10 or c == 13:
                 if in_token:
@@ -127,7 +126,7 @@ def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
                 column_types={c: pa.string() for c in COLUMNS}, include_columns=list(COLUMNS)
             ),
         )
-    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable FER2013 CSV with columns {','.join(COLUMNS)} ({exc})") from exc
     return table, malformed
 

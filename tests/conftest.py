@@ -1,0 +1,39 @@
+"""Shared test helpers: paths, tiny in-memory audio, and zip building."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def wav_bytes(seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> bytes:
+    """A short noisy tone as PCM16 WAV bytes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    mono = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.normal(size=t.size)
+    audio = np.repeat(mono[:, None], channels, axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    """Write ``members`` (name -> bytes) into a zip at ``path``."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``, or skip when this checkout has none (a user's fresh clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
