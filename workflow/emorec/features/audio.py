@@ -1,7 +1,8 @@
 """Audio features: aggregated frame descriptors and a fixed-size log-mel array per clip.
 
 One STFT per clip feeds the mel spectrogram, MFCCs (with deltas), spectral centroid and
-roll-off; RMS, zero-crossing rate and YIN pitch come from the waveform. Clips are decoded
+roll-off; RMS comes from the spectrum; zero-crossing rate and YIN pitch from the waveform
+(:mod:`emorec.features.pitch`, no JIT: safe in parallel jobs). Clips are decoded
 straight from the archive at the configured rate. Work is split into shards by speaker so
 Snakemake runs shards in parallel; :func:`merge_audio_shards` joins them.
 """
@@ -11,7 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,9 +19,12 @@ import scipy.fft
 
 from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
+from emorec.features.pitch import yin, zero_crossing_rate
+from emorec.jit import import_librosa
 from emorec.tables import STATS, audio_descriptor_names, audio_features_schema, write_table
 
 log = logging.getLogger(__name__)
+librosa = import_librosa()
 
 #: Power floor of the log-mel arrays (dB relative to full scale); padding uses this value.
 DB_FLOOR = -100.0
@@ -115,11 +118,11 @@ class AudioFeatureExtractor:
         delta = librosa.feature.delta(mfcc, mode="nearest")
         delta2 = librosa.feature.delta(mfcc, order=2, mode="nearest")
         rms = librosa.feature.rms(S=magnitude, frame_length=p.n_fft)[0]
-        zcr = librosa.feature.zero_crossing_rate(y, frame_length=p.n_fft, hop_length=p.hop_length)[0]
+        zcr = zero_crossing_rate(y, frame_length=p.n_fft, hop_length=p.hop_length)
         centroid = librosa.feature.spectral_centroid(S=magnitude, sr=p.sample_rate)[0]
         rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=p.sample_rate, roll_percent=p.rolloff_percent)[0]
         frame_length = max(p.n_fft, int(np.ceil(2.2 * p.sample_rate / p.fmin_hz)))
-        f0 = librosa.yin(y, fmin=p.fmin_hz, fmax=p.fmax_hz, sr=p.sample_rate, frame_length=frame_length, hop_length=p.hop_length)
+        f0 = yin(y, sr=p.sample_rate, fmin=p.fmin_hz, fmax=p.fmax_hz, frame_length=frame_length, hop_length=p.hop_length)
         rms_db = 20 * np.log10(rms + 1e-10)
         active = rms_db > rms_db.max() - SILENCE_DB
         n = min(f0.size, active.size)
