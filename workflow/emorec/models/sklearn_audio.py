@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
@@ -15,12 +16,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 KINDS = ("svm", "random_forest", "gradient_boosting")
+#: Where each kind's hyper-parameters live inside the pipeline.
+_PARAM_PREFIX = {"svm": "model__estimator__", "random_forest": "model__", "gradient_boosting": "model__"}
 
 
 def build_pipeline(kind: str, *, seed: int) -> Pipeline:
     """An untrained ``scaler -> model`` pipeline of ``kind`` (one of :data:`KINDS`)."""
-    if kind == "svm":
-        model: Any = SVC(probability=True, random_state=seed)
+    if kind == "svm":  # Platt-scaled probabilities (SVC(probability=True) is deprecated)
+        model: Any = CalibratedClassifierCV(SVC(random_state=seed), ensemble=False)
     elif kind == "random_forest":
         model = RandomForestClassifier(random_state=seed, n_jobs=1)
     elif kind == "gradient_boosting":
@@ -51,16 +54,17 @@ def tune(
         raise ValueError(f"speaker-grouped CV needs at least 2 speakers, got {n_groups}")
     search = GridSearchCV(
         build_pipeline(kind, seed=seed),
-        {f"model__{k}": list(v) for k, v in grid.items()},
+        {f"{_PARAM_PREFIX[kind]}{k}": list(v) for k, v in grid.items()},
         scoring="f1_macro",
         cv=GroupKFold(n_splits=min(folds, n_groups)),
         n_jobs=n_jobs,
         refit=True,
     )
     search.fit(X, y, groups=list(groups))
-    best = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
+    prefix = _PARAM_PREFIX[kind]
+    best = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
     results = [
-        {"params": {k.removeprefix("model__"): v for k, v in p.items()}, "mean_macro_f1": float(m), "std_macro_f1": float(s)}
+        {"params": {k.removeprefix(prefix): v for k, v in p.items()}, "mean_macro_f1": float(m), "std_macro_f1": float(s)}
         for p, m, s in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"], search.cv_results_["std_test_score"])
     ]
     return search.best_estimator_, {"best_params": best, "cv_macro_f1": float(search.best_score_), "cv_results": results}
