@@ -113,12 +113,18 @@ class FolderArchive:
         pass
 
 
-@contextmanager
-def open_archive(path: str | Path, *, max_compression_ratio: float = 100.0) -> Iterator[Archive]:
-    """Open a zip file or folder for in-place reading; a clear error when it is missing."""
+def require_archive(path: str | Path) -> Path:
+    """``path`` as a Path; a :class:`DataError` naming it and how to get the data if absent."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"archive not found: {path}. {MISSING_HINT}")
+    return path
+
+
+@contextmanager
+def open_archive(path: str | Path, *, max_compression_ratio: float = 100.0) -> Iterator[Archive]:
+    """Open a zip file or folder for in-place reading; a clear error when it is missing."""
+    path = require_archive(path)
     archive: ZipArchive | FolderArchive
     if path.is_dir():
         archive = FolderArchive(path)

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from emorec.archives import MISSING_HINT, file_sha256
+from emorec.archives import file_sha256, require_archive
 from emorec.errors import DataError
 from emorec.ingest import write_ingest
 from emorec.labels import FER2013_EMOTIONS, label_id
@@ -108,9 +108,7 @@ def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
 
     Returns the table and the rejects for malformed lines (wrong number of fields).
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"archive not found: {path}. {MISSING_HINT}")
+    path = require_archive(path)
     malformed: list[tuple[str, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
