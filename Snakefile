@@ -1,4 +1,5 @@
-# Multimodal emotion recognition: raw corpora -> manifests -> feature tables.
+# Multimodal emotion recognition: raw corpora -> manifests -> feature tables -> models ->
+# evaluation, fusion and reports -> MLflow.
 # Run: snakemake -j8   (params.yaml is the config; override with --configfile)
 import os
 
@@ -14,11 +15,34 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
-        [ingest_outputs(corpus)["manifest"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
+        "reports/results.md",
+        FUSION_FILES["f1_png"],
+        "reports/mlflow_run.json",
+    default_target: True
+
+
+# Targets of the DVC stages in dvc.yaml (one stage per step of the flow).
+rule all_data:
+    input:
+        [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
         [f"data/features/{corpus}/audio.parquet" for corpus in SPEECH_CORPORA],
         "data/features/fer2013/faces.parquet",
-    default_target: True
+    localrule: True
+
+
+rule all_models:
+    input:
+        [model_files(m, n)["card"] for m, n in trained_models()],
+    localrule: True
+
+
+rule all_evaluations:
+    input:
+        [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()],
+    localrule: True

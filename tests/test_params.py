@@ -26,6 +26,10 @@ def test_shipped_params_are_valid(params):
         (("corpora", "ravdess", "test_actors"), [1, 1], r"corpora\.ravdess\.test_actors"),
         (("resources", "features", "threads"), "2", r"resources\.features\.threads: got '2'"),
         (("features", "faces", "equalize"), "yes", r"features\.faces\.equalize"),
+        (("train", "audio", "models"), ["svm", "xgboost"], r"train\.audio\.models\.1: got 'xgboost'"),
+        (("train", "audio", "svm", "C"), [0], r"train\.audio\.svm\.C\.0: got 0"),
+        (("train", "visual", "cnn", "dropout"), 1.0, r"train\.visual\.cnn\.dropout: got 1\.0"),
+        (("fusion", "label_map"), {"calm": "relaxed"}, r"fusion\.label_map\.calm: got 'relaxed'"),
     ],
 )
 def test_ill_typed_keys_are_named(params, path, value, message):
@@ -55,4 +59,10 @@ def test_unknown_and_missing_keys_are_named(params):
 def test_overlapping_held_out_actors_fail(params):
     params["corpora"]["ravdess"]["val_actors"] = [5, 11]
     with pytest.raises(ParamsError, match=r"actors \[11\] are in both"):
+        validate_params(params)
+
+
+def test_fused_model_must_be_trained(params):
+    params["train"]["audio"]["models"] = ["svm"]
+    with pytest.raises(ParamsError, match=r"fusion\.audio_model: 'cnn_lstm' is not trained"):
         validate_params(params)

@@ -34,7 +34,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -> None:
     """Raise :class:`ParamsError` listing every key of ``config`` that breaks the schema.
 
-    Beyond the schema, checks that held-out actor lists do not overlap.
+    Beyond the schema, checks that held-out actor lists do not overlap and that the fused
+    models are among the trained ones.
     """
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
@@ -44,5 +45,9 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
         both = sorted(set(rav["val_actors"]) & set(rav["test_actors"]))
         if both:
             problems.append(f"corpora.ravdess: actors {both} are in both val_actors and test_actors")
+        for modality in ("audio", "visual"):
+            chosen, trained = config["fusion"][f"{modality}_model"], config["train"][modality]["models"]
+            if chosen not in trained:
+                problems.append(f"fusion.{modality}_model: {chosen!r} is not trained (train.{modality}.models: {trained})")
     if problems:
         raise ParamsError(f"invalid {source}:\n  - " + "\n  - ".join(problems))

@@ -126,3 +126,16 @@ def rejects_table(corpus: str, archive: str, rejects: list[tuple[str, str]]) -> 
         {"corpus": [corpus] * n, "archive": [archive] * n, "item": items, "reason": reasons},
         schema=REJECTS,
     )
+
+
+def predictions_schema(classes: list[str]) -> pa.Schema:
+    """Predictions of one model: the sample, its true and predicted label, one probability
+    column ``p_<class>`` per model class."""
+    fields = [
+        ("corpus", pa.string()),
+        ("sample_id", pa.string()),
+        ("split", pa.string()),
+        ("label", pa.string()),
+        ("predicted", pa.string()),
+    ]
+    return pa.schema(fields + [(f"p_{c}", pa.float32()) for c in classes])

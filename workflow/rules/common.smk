@@ -53,3 +53,47 @@ def ingest_outputs(corpus):
         "rejects": f"data/interim/{corpus}/rejects.parquet",
         "summary": f"data/interim/{corpus}/summary.json",
     }
+
+
+#: The feature table each modality's models read.
+FEATURE_TABLES = {
+    "audio": "data/features/ravdess/audio.parquet",
+    "visual": "data/features/fer2013/faces.parquet",
+}
+SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting"]
+
+
+def trained_models():
+    """(modality, model) of every model params.yaml asks for."""
+    return [(m, name) for m in ("audio", "visual") for name in config["train"][m]["models"]]
+
+
+def model_files(modality, name):
+    """The files a trained model leaves in data/models/<modality>/<name>/."""
+    folder = f"data/models/{modality}/{name}"
+    kind = "model.skops" if name in SKLEARN_AUDIO else "model.keras"
+    return {"model": f"{folder}/{kind}", "card": f"{folder}/card.json"}
+
+
+def evaluation_files(modality, name):
+    """What evaluating a model writes into reports/<modality>/<name>/."""
+    folder = f"reports/{modality}/{name}"
+    names = ("predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "metrics.json")
+    return {n.replace(".", "_"): f"{folder}/{n}" for n in names}
+
+
+FUSION_FILES = {
+    n.replace(".", "_"): f"reports/fusion/{n}"
+    for n in ("weights.csv", "predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "f1.png", "metrics.json")
+}
+
+
+def report_inputs():
+    """Every metrics file reports/metrics.json merges."""
+    return [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()] + [FUSION_FILES["metrics_json"]]
+
+
+def uses_demo_data():
+    return all(
+        os.path.normpath(config["corpora"][c]["archive"]) == os.path.normpath(p) for c, p in DEMO_ARCHIVES.items()
+    )

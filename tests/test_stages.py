@@ -1,0 +1,176 @@
+"""Evaluate, fuse and report stages on small synthetic tables (fast, no TensorFlow)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from emorec.datasets import classes_of, encode, model_input, split_rows
+from emorec.errors import DataError
+from emorec.labels import LABELS
+from emorec.models.sklearn_audio import build_pipeline
+from emorec.models.store import load_model, save_model
+from emorec.stages.evaluate import evaluate_model
+from emorec.stages.fuse import common_labels, run_fusion
+from emorec.stages.report import merge_metrics, results_markdown, update_readme, write_metrics
+from emorec.tables import audio_features_schema, audio_descriptor_names, write_table
+
+N_MFCC, N_MELS, FRAMES = 2, 4, 6
+
+
+def audio_table(n_per_class: int = 12, seed: int = 0) -> pa.Table:
+    """A feature table whose first ten descriptors separate four classes; 6 speakers."""
+    rng = np.random.default_rng(seed)
+    classes = ["neutral", "calm", "happy", "sad"]
+    labels = np.repeat(classes, n_per_class)
+    n = len(labels)
+    speakers = np.tile([f"{i:02d}" for i in range(1, 7)], -(-n // 6))[:n]
+    split = np.where(speakers == "05", "val", np.where(speakers == "06", "test", "train"))
+    names = audio_descriptor_names(n_mfcc=N_MFCC)
+    data = {name: rng.normal(size=n).astype(np.float32) for name in names}
+    for name in names[:10]:
+        data[name] = np.array([classes.index(label) for label in labels], dtype=np.float32) * 3 + rng.normal(0, 0.3, n).astype(np.float32)
+    table = pa.table({
+        "corpus": ["ravdess"] * n, "sample_id": [f"s{i}" for i in range(n)], "label": labels,
+        "label_id": [LABELS.index(label) for label in labels], "original_label": labels, "split": split,
+        "speaker": speakers, **data,
+        "logmel": pa.array(list(rng.normal(size=(n, N_MELS * FRAMES)).astype(np.float32)), pa.list_(pa.float32(), N_MELS * FRAMES)),
+    })
+    return table.cast(audio_features_schema(n_mfcc=N_MFCC, n_mels=N_MELS, frames=FRAMES))
+
+
+@pytest.fixture
+def features(tmp_path):
+    path = tmp_path / "audio.parquet"
+    write_table(audio_table(), path, audio_features_schema(n_mfcc=N_MFCC, n_mels=N_MELS, frames=FRAMES))
+    return path
+
+
+def test_model_inputs_have_the_documented_shapes():
+    table = audio_table()
+    descriptors = model_input(table, "descriptors")
+    assert list(descriptors.columns) == audio_descriptor_names(n_mfcc=N_MFCC)
+    assert descriptors.dtypes.unique().tolist() == [np.float32]
+    assert model_input(table, "logmel").shape == (len(table), N_MELS, FRAMES, 1)
+    with pytest.raises(ValueError, match="unknown model input"):
+        model_input(table, "video")
+
+
+def test_classes_follow_unified_order_and_unknown_labels_fail():
+    assert classes_of(np.array(["sad", "neutral", "sad", "calm"])) == ["neutral", "calm", "sad"]
+    np.testing.assert_array_equal(encode(np.array(["sad", "calm"]), ["calm", "sad"]), [1, 0])
+    with pytest.raises(DataError, match=r"\['angry'\] are not among"):
+        encode(np.array(["angry"]), ["calm", "sad"])
+    with pytest.raises(DataError, match="no 'val' rows"):
+        split_rows(audio_table().filter(pa.compute.equal(audio_table().column("split"), "train")), "val")
+
+
+def train_and_save(features, model_dir):
+    table = audio_table()
+    train = split_rows(table, "train")
+    classes = classes_of(np.asarray(train.column("label").to_pylist()))
+    model = build_pipeline("random_forest", seed=0).fit(model_input(train, "descriptors"), encode(np.asarray(train.column("label").to_pylist()), classes))
+    save_model(model, model_dir, framework="sklearn", card={"input": "descriptors", "classes": classes})
+    return classes
+
+
+def test_saved_model_round_trips_and_is_evaluated(features, tmp_path):
+    classes = train_and_save(features, tmp_path / "model")
+    model = load_model(tmp_path / "model")
+    assert model.classes == classes and model.framework == "sklearn"
+    metrics = evaluate_model(model_dir=tmp_path / "model", features=features, out_dir=tmp_path / "report", prefix="audio.rf")
+    assert metrics["audio.rf.test.accuracy"] > 0.9  # the informative descriptors give the class away
+    assert metrics["audio.rf.test.n"] == 8 and metrics["audio.rf.train.n"] == 32
+    assert {"audio.rf.test.f1.calm", "audio.rf.val.macro_f1", "audio.rf.test.top2_accuracy"} <= set(metrics)
+    predictions = pd.read_parquet(tmp_path / "report" / "predictions.parquet")
+    assert list(predictions.columns) == ["corpus", "sample_id", "split", "label", "predicted"] + [f"p_{c}" for c in classes]
+    np.testing.assert_allclose(predictions[[f"p_{c}" for c in classes]].sum(axis=1), 1.0, rtol=1e-5)
+    confusion = pd.read_csv(tmp_path / "report" / "confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
+    per_class = pd.read_csv(tmp_path / "report" / "per_class.csv")
+    assert set(per_class["split"]) == {"train", "val", "test"} and len(per_class) == 3 * len(classes)
+    assert (tmp_path / "report" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == metrics
+
+
+def test_skops_refuses_foreign_types(tmp_path):
+    import skops.io
+
+    save_model({"x": 1}, tmp_path / "m", framework="sklearn", card={"input": "descriptors", "classes": ["a"]})
+    skops.io.dump(pd.Timestamp("2026-01-01"), tmp_path / "m" / "model.skops")
+    with pytest.raises(DataError, match="refusing to load types"):
+        load_model(tmp_path / "m")
+
+
+def predictions(path, *, classes, splits, seed, accuracy, n=200):
+    """Synthetic predictions, right with probability ``accuracy`` per split; a wrong guess is
+    less confident and still gives the true class some mass (what makes fusion pay)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split in splits:
+        labels = rng.choice(classes, n)
+        for i, label in enumerate(labels):
+            right = rng.random() < accuracy[split]
+            guess = label if right else rng.choice([c for c in classes if c != label])
+            p = rng.dirichlet(np.ones(len(classes))) * 0.3
+            p[classes.index(guess)] += 0.7 if right else 0.4
+            p[classes.index(label)] += 0.0 if right else 0.3
+            rows.append({"corpus": "x", "sample_id": f"{split}{i}", "split": split, "label": label, "predicted": guess, **{f"p_{c}": p[j] for j, c in enumerate(classes)}})
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+AUDIO = ["neutral", "calm", "happy", "sad", "angry"]
+FACES = ["neutral", "happy", "sad", "angry", "surprised"]
+
+
+def test_common_labels_apply_the_mapping():
+    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": "neutral"}) == ["neutral", "happy", "sad", "angry"]
+    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": None, "sad": None}) == ["neutral", "happy", "angry"]
+
+
+def test_fusion_beats_single_modalities_and_uses_validation_only(tmp_path):
+    audio = predictions(tmp_path / "a.parquet", classes=AUDIO, splits=["val", "test"], seed=1, accuracy={"val": 0.7, "test": 0.7})
+    visual = predictions(tmp_path / "v.parquet", classes=FACES, splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.7})
+    metrics = run_fusion(audio_predictions=audio, visual_predictions=visual, out_dir=tmp_path / "f1", label_map={"calm": "neutral"}, seed=0)
+    best_single = max(metrics["fusion.audio_only.test.accuracy"], metrics["fusion.visual_only.test.accuracy"])
+    assert metrics["fusion.fscore.test.accuracy"] > best_single
+    assert metrics["fusion.pairs"] == metrics["fusion.fscore.test.n"] > 0
+    weights = pd.read_csv(tmp_path / "f1" / "weights.csv")
+    assert list(weights["label"]) == ["neutral", "happy", "sad", "angry"]
+    np.testing.assert_allclose(weights["audio_weight"] + weights["visual_weight"], 1.0, atol=2e-6)
+    # Same validation predictions, different test predictions: the weights must not move.
+    visual2 = predictions(tmp_path / "v2.parquet", classes=FACES, splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.2})
+    run_fusion(audio_predictions=audio, visual_predictions=visual2, out_dir=tmp_path / "f2", label_map={"calm": "neutral"}, seed=0)
+    pd.testing.assert_frame_equal(weights, pd.read_csv(tmp_path / "f2" / "weights.csv"))
+    fused = pd.read_parquet(tmp_path / "f1" / "predictions.parquet")
+    assert set(fused["method"]) == {"audio_only", "visual_only", "fscore", "mean", "product"}
+    per_method = fused.groupby("method")["face_sample_id"].apply(tuple)
+    assert per_method.nunique() == 1  # every method sees the same pairs
+
+
+def test_fusion_needs_shared_labels(tmp_path):
+    audio = predictions(tmp_path / "a.parquet", classes=["calm", "sad"], splits=["val", "test"], seed=1, accuracy={"val": 0.7, "test": 0.7})
+    visual = predictions(tmp_path / "v.parquet", classes=["happy", "sad"], splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.7})
+    with pytest.raises(DataError, match="fewer than two labels"):
+        run_fusion(audio_predictions=audio, visual_predictions=visual, out_dir=tmp_path / "f", label_map={}, seed=0)
+
+
+def test_metrics_merge_refuses_duplicates_and_renders_a_table(tmp_path):
+    write_metrics(tmp_path / "a.json", {"audio.svm.test.accuracy": 0.51234567, "audio.svm.test.n": np.int64(120)})
+    write_metrics(tmp_path / "b.json", {"fusion.fscore.test.accuracy": 0.9})
+    merged = merge_metrics([tmp_path / "a.json", tmp_path / "b.json"])
+    assert merged == {"audio.svm.test.accuracy": 0.512346, "audio.svm.test.n": 120, "fusion.fscore.test.accuracy": 0.9}
+    table = results_markdown(merged)
+    assert "| `audio.svm` | 120 | 0.512 |" in table
+    assert table.index("audio.svm") < table.index("fusion.fscore")
+    with pytest.raises(DataError, match="also reported"):
+        merge_metrics([tmp_path / "a.json", tmp_path / "a.json"])
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
+    (tmp_path / "m.json").write_text(json.dumps(merged))
+    assert update_readme(readme, tmp_path / "m.json")
+    assert table in readme.read_text() and readme.read_text().endswith("end\n")
+    assert not update_readme(readme, tmp_path / "m.json")

@@ -1,0 +1,91 @@
+"""Model inputs read from the feature tables: descriptor matrices, log-mel and face arrays.
+
+A model declares which input it takes (:data:`INPUTS`); evaluation and serving rebuild that
+input from the same feature table with :func:`model_input`, so training and prediction can
+never disagree on how a sample becomes numbers.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from emorec.errors import DataError
+from emorec.labels import LABELS
+from emorec.tables import FACE_SIDE
+
+INPUTS = ("descriptors", "logmel", "pixels")
+#: Feature-table columns that describe a sample rather than measure it.
+SAMPLE_COLUMNS = ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")
+
+
+def read_features(path: str | Path) -> pa.Table:
+    """A feature table, failing with the path when it is missing or unreadable."""
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read feature table: {exc}") from exc
+
+
+def descriptor_names(table: pa.Table) -> list[str]:
+    """The scalar descriptor columns of an audio feature table, in table order."""
+    return [f.name for f in table.schema if f.name not in SAMPLE_COLUMNS and pa.types.is_floating(f.type)]
+
+
+def _fixed_list(table: pa.Table, column: str) -> np.ndarray:
+    """A fixed-size list column as a 2-D array (rows, list size), without Python loops."""
+    chunked = table.column(column).combine_chunks()
+    width = chunked.type.list_size
+    return chunked.flatten().to_numpy(zero_copy_only=False).reshape(len(table), width)
+
+
+def model_input(table: pa.Table, kind: str) -> np.ndarray | pd.DataFrame:
+    """The array a model of input ``kind`` (one of :data:`INPUTS`) takes for every row.
+
+    Returns
+    -------
+    np.ndarray or pd.DataFrame
+        ``descriptors``: a float32 DataFrame, one named column per descriptor (so served
+        scikit-learn models take named feature rows);
+        ``logmel``: [shape=(n, n_mels, frames, 1), float32];
+        ``pixels``: [shape=(n, 48, 48, 1), uint8].
+    """
+    if kind == "descriptors":
+        names = descriptor_names(table)
+        return pd.DataFrame({n: table.column(n).to_numpy(zero_copy_only=False).astype(np.float32) for n in names})
+    if kind == "logmel":
+        shape = (table.schema.metadata or {}).get(b"logmel_shape")
+        if shape is None:
+            raise DataError("audio feature table has no logmel_shape metadata")
+        n_mels, frames = (int(v) for v in shape.decode().split(","))
+        return _fixed_list(table, "logmel").reshape(len(table), n_mels, frames, 1).astype(np.float32)
+    if kind == "pixels":
+        return _fixed_list(table, "pixels").reshape(len(table), FACE_SIDE, FACE_SIDE, 1).astype(np.uint8)
+    raise ValueError(f"unknown model input {kind!r}; expected one of {', '.join(INPUTS)}")
+
+
+def classes_of(labels: np.ndarray) -> list[str]:
+    """The labels present, in unified label order: a model's output classes."""
+    present = set(labels.tolist())
+    return [label for label in LABELS if label in present]
+
+
+def split_rows(table: pa.Table, split: str) -> pa.Table:
+    """Rows of ``split`` (``train``, ``val`` or ``test``); fails when there are none."""
+    mask = pc.equal(table.column("split"), split)
+    rows = table.filter(mask)
+    if len(rows) == 0:
+        raise DataError(f"the feature table has no {split!r} rows; check the split parameters")
+    return rows
+
+
+def encode(labels: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Indices of ``labels`` in ``classes``; fails naming a label the model never saw."""
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels.tolist()) - set(index))
+    if unknown:
+        raise DataError(f"labels {unknown} are not among the model classes {classes}")
+    return np.array([index[label] for label in labels.tolist()], dtype=np.int64)

@@ -1,0 +1,1 @@
+"""One module per pipeline stage after features: train, evaluate, fuse, report, track."""

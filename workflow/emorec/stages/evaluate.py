@@ -1,0 +1,91 @@
+"""Evaluate one trained model on every split of its feature table.
+
+Writes, into one folder: ``predictions.parquet`` (every sample, every split, one probability
+column per class), ``per_class.csv`` (precision / recall / F1 / support per split and class),
+``confusion.csv`` (actual, predicted per test sample: DVC's confusion plot),
+``confusion.png`` (row-normalised test heatmap) and flat ``metrics.json``.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from emorec.errors import DataError
+from emorec.datasets import classes_of, model_input, read_features
+from emorec.metrics import evaluate
+from emorec.models.store import load_model
+from emorec.plots import confusion_png
+from emorec.splits import SPLITS
+from emorec.stages.report import SUMMARY_METRICS, scalar, write_metrics
+from emorec.tables import predictions_schema, write_table
+
+log = logging.getLogger(__name__)
+
+
+def split_metrics(prefix: str, split: str, result: dict[str, Any], labels: list[str]) -> dict[str, float | int]:
+    """Flat keys ``{prefix}.{split}.{metric}``; on test also ``{prefix}.test.f1.{label}``."""
+    out: dict[str, float | int] = {f"{prefix}.{split}.{m}": scalar(result[m]) for m in SUMMARY_METRICS}
+    out[f"{prefix}.{split}.n"] = result["n"]
+    if split == "test":
+        for label, f1, support in zip(labels, result["per_class"]["f1"], result["per_class"]["support"]):
+            if support > 0:
+                out[f"{prefix}.test.f1.{label}"] = scalar(f1)
+    return out
+
+
+def per_class_frame(result: dict[str, Any], labels: list[str], **keys: str) -> pd.DataFrame:
+    """One row per label: ``keys`` columns, then precision, recall, f1, support."""
+    classes = result["per_class"]
+    frame = pd.DataFrame({"label": labels, **{name: classes[name] for name in ("precision", "recall", "f1", "support")}})
+    for i, (name, value) in enumerate(keys.items()):
+        frame.insert(i, name, value)
+    return frame.round({"precision": 6, "recall": 6, "f1": 6})
+
+
+def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str | Path, prefix: str) -> dict[str, float | int]:
+    """Predict every sample of ``features`` with the model in ``model_dir`` and report."""
+    out_dir = Path(out_dir)
+    model = load_model(model_dir)
+    table = read_features(features)
+    proba = model.predict_proba(model_input(table, model.input))
+    truth = np.asarray(table.column("label").to_pylist())
+    # Labels the model never saw still get confusion rows (always wrong), never a crash.
+    labels = model.classes + [c for c in classes_of(truth) if c not in model.classes]
+    padded = np.pad(proba, ((0, 0), (0, len(labels) - proba.shape[1])))
+    index = {c: i for i, c in enumerate(labels)}
+    y_true = np.array([index[t] for t in truth.tolist()], dtype=np.int64)
+    y_pred = np.argmax(padded, axis=1)
+
+    predictions = pa.table({
+        "corpus": table.column("corpus"),
+        "sample_id": table.column("sample_id"),
+        "split": table.column("split"),
+        "label": table.column("label"),
+        "predicted": pa.array([labels[i] for i in y_pred.tolist()]),
+        **{f"p_{c}": pa.array(proba[:, j].astype(np.float32)) for j, c in enumerate(model.classes)},
+    })
+    write_table(predictions, out_dir / "predictions.parquet", predictions_schema(model.classes))
+
+    split_of = np.asarray(table.column("split").to_pylist())
+    if not (split_of == "test").any():
+        raise DataError(f"{features}: no test rows to evaluate {prefix} on; check the split parameters")
+    metrics: dict[str, float | int] = {}
+    frames = []
+    for split in SPLITS:
+        rows = split_of == split
+        if not rows.any():
+            continue
+        result = evaluate(y_true[rows], padded[rows], labels=labels)
+        metrics.update(split_metrics(prefix, split, result, labels))
+        frames.append(per_class_frame(result, labels, split=split))
+        log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", prefix, split, result["accuracy"], result["macro_f1"], result["n"])
+        if split == "test":
+            pd.DataFrame({"actual": truth[rows], "predicted": [labels[i] for i in y_pred[rows]]}).to_csv(out_dir / "confusion.csv", index=False)
+            confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=f"{prefix}: test (n={result['n']})")
+    pd.concat(frames).to_csv(out_dir / "per_class.csv", index=False)
+    write_metrics(out_dir / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,189 @@
+"""Log a finished pipeline version to MLflow: the one place that writes to it.
+
+One parent run per pipeline version (flattened params; tags for the git commit and dirty
+flag, the ``dvc.lock`` hash, every raw archive's SHA-256, demo or real data) with a nested
+run per model (params, metrics, per-class table, confusion PNG, predictions, the model with a
+signature and input example, registered as ``emorec-<modality>-<model>``) and one for fusion.
+
+The version is a hash of the params, ``reports/metrics.json`` and the git state: a run with
+that version already in the experiment is reused, so re-running adds no duplicate.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from emorec.datasets import model_input, read_features
+from emorec.models.store import load_model
+from emorec.stages.report import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+VERSION_TAG = "emorec.version"
+#: What a served model needs; given so MLflow does not spend ~12 s inferring it.
+REQUIREMENTS = {
+    "sklearn": ("scikit-learn", "numpy", "scipy", "pandas"),
+    "keras": ("keras", "tensorflow-cpu", "numpy"),
+}
+
+
+@dataclass(frozen=True)
+class TrackedModel:
+    """A trained model, its evaluation folder and the feature table it reads."""
+
+    modality: str
+    name: str
+    model_dir: str
+    report_dir: str
+    features: str
+
+    @property
+    def registered_name(self) -> str:
+        return f"emorec-{self.modality}-{self.name}".replace("_", "-")
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params as ``dotted.key -> str`` (lists and nulls as JSON)."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
+def git_state(root: str | Path = ".") -> tuple[str, bool]:
+    """The commit checked out in ``root`` and whether tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", True
+    return commit, bool(dirty)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "none"
+
+
+def pipeline_tags(*, params: Mapping[str, Any], metrics_path: str | Path, summaries: Sequence[str | Path], demo: bool) -> dict[str, str]:
+    """Tags of the parent run, including :data:`VERSION_TAG`."""
+    commit, dirty = git_state()
+    tags = {
+        "git.commit": commit,
+        "git.dirty": str(dirty).lower(),
+        "dvc.lock.sha256": _sha256(Path("dvc.lock")),
+        "data": "demo" if demo else "real",
+    }
+    for path in summaries:
+        summary = read_json(path)
+        tags[f"archive.{summary['corpus']}"] = summary["archive"]
+        tags[f"archive.{summary['corpus']}.sha256"] = summary["archive_sha256"]
+    identity = json.dumps({"params": params, "commit": commit, "dirty": dirty}, sort_keys=True).encode() + Path(metrics_path).read_bytes()
+    tags[VERSION_TAG] = hashlib.sha256(identity).hexdigest()[:16]
+    return tags
+
+
+def _requirements(framework: str) -> list[str]:
+    return [f"{name}=={version(name)}" for name in REQUIREMENTS[framework]]
+
+
+def _log_model(model: TrackedModel, register: bool) -> str:
+    """Log the model through its MLflow flavour with a signature and a 2-row input example."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    trained = load_model(model.model_dir)
+    example = model_input(read_features(model.features).slice(0, 2), trained.input)
+    signature = infer_signature(example, trained.predict_proba(example))
+    common = {
+        "name": "model",
+        "signature": signature,
+        "input_example": example,
+        "pip_requirements": _requirements(trained.framework),
+        "registered_model_name": model.registered_name if register else None,
+    }
+    if trained.framework == "keras":
+        info = mlflow.keras.log_model(trained.estimator, **common)
+    else:
+        info = mlflow.sklearn.log_model(trained.estimator, pyfunc_predict_fn="predict_proba", serialization_format="cloudpickle", **common)
+    return info.model_uri
+
+
+def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str, float]:
+    return {k.removeprefix(prefix + "."): float(v) for k, v in metrics.items() if k.startswith(prefix + ".")}
+
+
+def _experiment_id(mlflow: Any, name: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri())
+
+
+def track_pipeline(
+    *,
+    params: Mapping[str, Any],
+    metrics_path: str | Path,
+    models: Sequence[TrackedModel],
+    fusion_dir: str | Path,
+    summaries: Sequence[str | Path],
+    demo: bool,
+    uri: str,
+    experiment: str,
+    register: bool,
+    out_path: str | Path,
+) -> dict[str, Any]:
+    """Log this pipeline version (unless already logged) and write its run ids to ``out_path``."""
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or uri
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment_id(mlflow, experiment)
+    tags = pipeline_tags(params=params, metrics_path=metrics_path, summaries=summaries, demo=demo)
+    existing = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"tags.`{VERSION_TAG}` = '{tags[VERSION_TAG]}' and attributes.status = 'FINISHED'",
+        output_format="list",
+    )
+    record: dict[str, Any] = {"tracking_uri": uri, "experiment": experiment, "version": tags[VERSION_TAG]}
+    if existing:
+        log.info("pipeline version %s is already run %s; nothing new to log", tags[VERSION_TAG], existing[0].info.run_id)
+        write_json(out_path, {**record, "run_id": existing[0].info.run_id})
+        return record
+
+    metrics = read_json(metrics_path)
+    nested: dict[str, str] = {}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags) as parent:
+        mlflow.log_params(flatten(params))
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        mlflow.log_artifact(str(metrics_path))
+        for model in models:
+            prefix = f"{model.modality}.{model.name}"
+            with mlflow.start_run(run_name=prefix, nested=True) as run:
+                card = read_json(Path(model.model_dir) / "card.json")
+                mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
+                mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
+                mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
+                mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
+                mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
+                uri_of_model = _log_model(model, register)
+                nested[prefix] = run.info.run_id
+                log.info("logged %s (run %s, model %s)", prefix, run.info.run_id, uri_of_model)
+        with mlflow.start_run(run_name="fusion", nested=True) as run:
+            mlflow.log_params(flatten({"fusion": params["fusion"]}))
+            mlflow.log_metrics(_metrics_under(metrics, "fusion"))
+            mlflow.log_artifacts(str(fusion_dir), artifact_path="fusion")
+            nested["fusion"] = run.info.run_id
+    write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested})
+    log.info("logged pipeline version %s as run %s with %d nested runs", tags[VERSION_TAG], parent.info.run_id, len(nested))
+    return record

@@ -1,0 +1,89 @@
+"""Train one model on the training split of a feature table and save it with its card.
+
+scikit-learn audio models are grid-searched by speaker-grouped cross-validation on the
+training split; Keras networks early-stop on the validation split. The card records the
+hyper-parameters, the seed, the SHA-256 of the feature table and the training time.
+"""
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emorec.archives import file_sha256
+from emorec.datasets import classes_of, encode, model_input, read_features, split_rows
+from emorec.models import keras_nets, sklearn_audio
+from emorec.models.store import save_model
+
+log = logging.getLogger(__name__)
+
+#: The input each network takes.
+NET_INPUTS = {"cnn_lstm": "logmel", "cnn": "pixels"}
+
+
+def _card(*, name: str, modality: str, input_kind: str, classes: list[str], features: str | Path, hp: Mapping[str, Any], seed: int, n_train: int, n_val: int, seconds: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "modality": modality,
+        "input": input_kind,
+        "classes": classes,
+        "hyper_parameters": dict(hp),
+        "seed": seed,
+        "data": {"path": str(features), "sha256": file_sha256(Path(features))},
+        "n_train": n_train,
+        "n_val": n_val,
+        "training_seconds": round(seconds, 2),
+        **extra,
+    }
+
+
+def train_sklearn_audio(*, features: str | Path, model_dir: str | Path, kind: str, grid: Mapping[str, list[Any]], folds: int, seed: int, threads: int) -> dict[str, Any]:
+    """Tune and fit the scikit-learn audio model ``kind`` on the descriptors; save it."""
+    start = time.perf_counter()
+    table = read_features(features)
+    train, val = split_rows(table, "train"), split_rows(table, "val")
+    labels = np.asarray(train.column("label").to_pylist())
+    classes = classes_of(labels)
+    speakers = train.column("speaker").to_pylist()
+    log.info("%s: %d training clips, %d speakers, %d classes; grid %s", kind, len(train), len(set(speakers)), len(classes), dict(grid))
+    model, search = sklearn_audio.tune(
+        model_input(train, "descriptors"), encode(labels, classes), speakers,
+        kind=kind, grid=grid, folds=folds, seed=seed, n_jobs=threads,
+    )
+    seconds = time.perf_counter() - start
+    log.info("%s: best %s, CV macro-F1 %.3f, %.1f s", kind, search["best_params"], search["cv_macro_f1"], seconds)
+    card = _card(
+        name=kind, modality="audio", input_kind="descriptors", classes=classes, features=features, hp=grid, seed=seed,
+        n_train=len(train), n_val=len(val), seconds=seconds,
+        best_params=search["best_params"], cv_macro_f1=search["cv_macro_f1"], cv_folds=folds, cv_results=search["cv_results"],
+    )
+    save_model(model, model_dir, framework="sklearn", card=card)
+    return card
+
+
+def train_keras(*, features: str | Path, model_dir: str | Path, net: str, modality: str, hp: Mapping[str, Any], seed: int, threads: int) -> dict[str, Any]:
+    """Fit the Keras network ``net`` with early stopping on the validation split; save it."""
+    keras_nets.configure_tensorflow(threads=threads, seed=seed)
+    start = time.perf_counter()
+    table = read_features(features)
+    train, val = split_rows(table, "train"), split_rows(table, "val")
+    input_kind = NET_INPUTS[net]
+    classes = classes_of(np.asarray(train.column("label").to_pylist()))
+    x_train, x_val = model_input(train, input_kind), model_input(val, input_kind)
+    y_train = encode(np.asarray(train.column("label").to_pylist()), classes)
+    y_val = encode(np.asarray(val.column("label").to_pylist()), classes)
+    log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
+    model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp)
+    history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
+    seconds = time.perf_counter() - start
+    log.info("%s %s: best epoch %d of %d, %.1f s", modality, net, history["best_epoch"], history["epochs_run"], seconds)
+    card = _card(
+        name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
+        n_train=len(train), n_val=len(val), seconds=seconds, threads=threads, history=history,
+        n_parameters=int(model.count_params()),
+    )
+    save_model(model, model_dir, framework="keras", card=card)
+    return card

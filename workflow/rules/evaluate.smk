@@ -1,0 +1,88 @@
+# Models -> predictions, confusion matrices and per-class F-scores; then fusion and the report.
+
+
+wildcard_constraints:
+    modality="audio|visual",
+
+
+rule evaluate:
+    input:
+        unpack(lambda wc: model_files(wc.modality, wc.model)),
+        features=lambda wc: FEATURE_TABLES[wc.modality],
+    output:
+        **evaluation_files("{modality}", "{model}"),
+    log:
+        "logs/evaluate/{modality}_{model}.log",
+    threads: threads_of("evaluate")
+    resources:
+        mem_mb=mem_of("evaluate"),
+        runtime=runtime_of("evaluate"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule fuse:
+    input:
+        audio=evaluation_files("audio", config["fusion"]["audio_model"])["predictions_parquet"],
+        visual=evaluation_files("visual", config["fusion"]["visual_model"])["predictions_parquet"],
+    output:
+        **FUSION_FILES,
+    params:
+        fusion=config["fusion"],
+    log:
+        "logs/evaluate/fusion.log",
+    threads: 1
+    resources:
+        mem_mb=mem_of("evaluate"),
+        runtime=runtime_of("evaluate"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/fuse.py"
+
+
+rule report:
+    input:
+        metrics=report_inputs(),
+    output:
+        metrics="reports/metrics.json",
+        results="reports/results.md",
+    log:
+        "logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule track:
+    input:
+        metrics="reports/metrics.json",
+        models=[model_files(m, n)["model"] for m, n in trained_models()],
+        evaluations=[evaluation_files(m, n)["predictions_parquet"] for m, n in trained_models()],
+        fusion=FUSION_FILES["metrics_json"],
+        summaries=[ingest_outputs(c)["summary"] for c in [*SPEECH_CORPORA, "fer2013"]],
+    output:
+        run="reports/mlflow_run.json",
+    params:
+        tracking=config["tracking"],
+        models=[
+            {"modality": m, "name": n, "features": FEATURE_TABLES[m]} for m, n in trained_models()
+        ],
+        demo=uses_demo_data(),
+    log:
+        "logs/track.log",
+    threads: threads_of("track")
+    resources:
+        mem_mb=mem_of("track"),
+        runtime=runtime_of("track"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/track.py"

@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from emorec.runner import rule_context
+from emorec.stages.train import train_sklearn_audio
+
+with rule_context(snakemake.log[0], threads=snakemake.threads):
+    train_sklearn_audio(
+        features=snakemake.input.features,
+        model_dir=Path(snakemake.output.model).parent,
+        kind=snakemake.wildcards.sklearn_model,
+        grid=snakemake.params.grid,
+        folds=snakemake.params.folds,
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+    )
