@@ -14,6 +14,10 @@ PIPELINE_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DVC_NO_ANALYTICS": "1",
+    "KERAS_BACKEND": "tensorflow",
+    # -j8 on 2 cores runs several multi-threaded jobs at once; OpenMP threads that spin
+    # while waiting then starve each other (a HistGradientBoosting fit: 6 s -> 350 s).
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 
 

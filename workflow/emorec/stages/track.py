@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -97,26 +98,29 @@ def _requirements(framework: str) -> list[str]:
     return [f"{name}=={version(name)}" for name in REQUIREMENTS[framework]]
 
 
-def _log_model(model: TrackedModel, register: bool) -> str:
-    """Log the model through its MLflow flavour with a signature and a 2-row input example."""
+def _log_model(model: TrackedModel, run_id: str, register: bool) -> str:
+    """Log the model through its MLflow flavour with a signature and a 2-row input example
+    under ``model/`` of the run, and register it; returns the model's URI."""
     import mlflow
     from mlflow.models import infer_signature
 
     trained = load_model(model.model_dir)
     example = model_input(read_features(model.features).slice(0, 2), trained.input)
     signature = infer_signature(example, trained.predict_proba(example))
-    common = {
-        "name": "model",
-        "signature": signature,
-        "input_example": example,
-        "pip_requirements": _requirements(trained.framework),
-        "registered_model_name": model.registered_name if register else None,
-    }
-    if trained.framework == "keras":
-        info = mlflow.keras.log_model(trained.estimator, **common)
-    else:
-        info = mlflow.sklearn.log_model(trained.estimator, pyfunc_predict_fn="predict_proba", serialization_format="cloudpickle", **common)
-    return info.model_uri
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        common = {"signature": signature, "input_example": example, "pip_requirements": _requirements(trained.framework)}
+        if trained.framework == "keras":
+            path.mkdir()  # mlflow.keras writes the input example before creating its folder
+            mlflow.keras.save_model(trained.estimator, str(path), **common)
+        else:
+            mlflow.sklearn.save_model(trained.estimator, str(path), pyfunc_predict_fn="predict_proba", serialization_format="cloudpickle", **common)
+        mlflow.log_artifacts(str(path), artifact_path="model")
+    uri = f"runs:/{run_id}/model"
+    if register:
+        version_info = mlflow.register_model(uri, model.registered_name)
+        uri = f"models:/{model.registered_name}/{version_info.version}"
+    return uri
 
 
 def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str, float]:
@@ -176,7 +180,7 @@ def track_pipeline(
                 mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
                 mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
                 mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
-                uri_of_model = _log_model(model, register)
+                uri_of_model = _log_model(model, run.info.run_id, register)
                 nested[prefix] = run.info.run_id
                 log.info("logged %s (run %s, model %s)", prefix, run.info.run_id, uri_of_model)
         with mlflow.start_run(run_name="fusion", nested=True) as run:
