@@ -4,11 +4,14 @@ from pathlib import Path
 
 from emorec.archives import MISSING_HINT
 from emorec.errors import DataError
+from emorec.locks import clear_stale_locks
 from emorec.params import validate_params
 from emorec.runner import set_pipeline_env
 
 set_pipeline_env()
 validate_params(config, source="config (params.yaml + any --configfile / --config)")
+if workflow.is_main_process and not workflow.dryrun:
+    clear_stale_locks()  # a run killed with SIGKILL resumes without --unlock
 
 #: Where the demo rules write their corpora; configured archives elsewhere must exist.
 DEMO_ARCHIVES = {
