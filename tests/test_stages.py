@@ -14,7 +14,8 @@ from emorec.models.sklearn_audio import build_pipeline
 from emorec.models.store import load_model, save_model
 from emorec.stages.evaluate import evaluate_model
 from emorec.stages.fuse import common_labels, run_fusion
-from emorec.stages.report import merge_metrics, results_markdown, update_readme, write_metrics
+from conftest import REPO
+from emorec.stages.report import README_END, README_START, merge_metrics, results_markdown, update_readme, write_metrics
 from emorec.tables import audio_features_schema, audio_descriptor_names, write_table
 
 N_MFCC, N_MELS, FRAMES = 2, 4, 6
@@ -174,3 +175,10 @@ def test_metrics_merge_refuses_duplicates_and_renders_a_table(tmp_path):
     assert update_readme(readme, tmp_path / "m.json")
     assert table in readme.read_text() and readme.read_text().endswith("end\n")
     assert not update_readme(readme, tmp_path / "m.json")
+
+
+def test_readme_results_table_is_generated_from_the_committed_metrics():
+    text = (REPO / "README.md").read_text()
+    block = text[text.index(README_START) + len(README_START) + 1 : text.index(README_END)]
+    metrics = json.loads((REPO / "reports" / "metrics.json").read_text())
+    assert block == results_markdown(metrics), "run: python -m emorec.stages.report"

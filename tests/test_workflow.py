@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,8 +18,13 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 
 
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+ENV.pop("MLFLOW_TRACKING_URI", None)
+MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "cnn_lstm"), ("visual", "cnn")]
+
+
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=ENV)
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +33,13 @@ def run(tmp_path_factory):
     result = snakemake(workdir, "-j2", "--configfile", str(TINY))
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
+
+
+def mlflow_client(workdir: Path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+    return mlflow
 
 
 @pytest.mark.e2e
@@ -77,3 +90,56 @@ def test_bad_params_fail_naming_the_key(tmp_path):
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_every_model_is_evaluated_and_fused(run):
+    metrics = json.loads((run / "reports/metrics.json").read_text())
+    for modality, name in MODELS:
+        folder = run / "reports" / modality / name
+        for split in ("train", "val", "test"):
+            for metric in ("accuracy", "macro_f1", "balanced_accuracy", "top2_accuracy"):
+                assert 0 <= metrics[f"{modality}.{name}.{split}.{metric}"] <= 1
+        predictions = pd.read_parquet(folder / "predictions.parquet")
+        assert set(predictions["split"]) == {"train", "val", "test"}
+        assert (folder / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+        assert list(pd.read_csv(folder / "per_class.csv").columns) == ["split", "label", "precision", "recall", "f1", "support"]
+        card = json.loads((run / "data/models" / modality / name / "card.json").read_text())
+        assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
+    for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
+        assert f"fusion.{method}.test.macro_f1" in metrics
+    assert metrics["fusion.pairs"] == 60  # every held-out clip of actor 4 is paired
+    assert all(isinstance(v, (int, float)) for v in metrics.values())
+    results = (run / "reports/results.md").read_text()
+    assert "`fusion.fscore`" in results and "`visual.cnn`" in results
+
+
+@pytest.mark.e2e
+def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
+    mlflow = mlflow_client(run)
+    runs = mlflow.search_runs(experiment_names=["emorec"], output_format="list")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and len(runs) == 1 + len(MODELS) + 1
+    assert parents[0].data.tags["data"] == "demo"
+    assert len(parents[0].data.tags["archive.ravdess.sha256"]) == 64
+    assert parents[0].data.params["train.seed"] == "42"
+    from emorec.datasets import model_input
+
+    for modality, name in (("audio", "svm"), ("visual", "cnn")):
+        model = mlflow.pyfunc.load_model(f"models:/emorec-{modality}-{name}/1")
+        features = pq.read_table(run / ("data/features/ravdess/audio.parquet" if modality == "audio" else "data/features/fer2013/faces.parquet"))
+        row = model_input(features.slice(0, 1), "descriptors" if modality == "audio" else "pixels")
+        proba = model.predict(row)
+        assert proba.shape[0] == 1 and abs(float(proba.sum()) - 1) < 1e-4
+
+
+@pytest.mark.e2e
+def test_rerun_from_clean_outputs_is_identical_and_not_tracked_twice(run):
+    first = (run / "reports/metrics.json").read_bytes()
+    for path in ("data/models", "reports"):
+        subprocess.run(["rm", "-rf", str(run / path)], check=True)
+    result = snakemake(run, "-j2", "--configfile", str(TINY))
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (run / "reports/metrics.json").read_bytes() == first
+    runs = mlflow_client(run).search_runs(experiment_names=["emorec"], output_format="list")
+    assert len(runs) == 1 + len(MODELS) + 1, "an unchanged pipeline was logged twice"
