@@ -1,0 +1,115 @@
+"""Filename parsers of the speech corpora beside RAVDESS: TESS, SAVEE and CREMA-D.
+
+Each turns an archive member name into the common manifest fields (``sample_id``,
+``label``, ``original_label``, ``speaker``, ``sex``) or raises ``ValueError`` with the reason,
+which the shared ingest loop records as the member's reject reason.
+
+- **TESS**: ``<OAF|YAF>_<emotion>/<OAF|YAF>_<word>_<emotion>.wav``; folder names are
+  irregular (``OAF_Fear``, ``OAF_Pleasant_surprise``, ``YAF_pleasant_surprised``), so the
+  file's own suffix decides; ``ps`` (pleasant surprise) -> surprised. Two female speakers.
+- **SAVEE**: flat ``ALL/DC_a01.wav`` or per-speaker ``DC/a01.wav``; codes a, d, f, h, n, sa,
+  su; speakers DC, JE, JK, KL, all male.
+- **CREMA-D**: ``AudioWAV/1001_DFA_ANG_XX.wav``: actor 1001-1091, sentence, emotion (ANG,
+  DIS, FEA, HAP, NEU, SAD), intensity (LO, MD, HI, XX = unspecified). Sex comes from
+  ``VideoDemographics.csv`` when the archive has it, else ``unknown``.
+"""
+
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+TESS_EMOTIONS = {
+    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
+    "neutral": "neutral", "ps": "surprised", "sad": "sad",
+}
+TESS_SPEAKERS = {"OAF": "female", "YAF": "female"}  # older / younger adult female
+
+SAVEE_EMOTIONS = {
+    "a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised",
+}
+SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+
+CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+CREMAD_INTENSITIES = ("LO", "MD", "HI", "XX")
+
+
+def parse_tess_name(name: str) -> dict[str, Any]:
+    """Decode ``<speaker>_<word>_<emotion>.wav`` (the folder only has to agree on the speaker)."""
+    path = PurePosixPath(name)
+    match = re.fullmatch(r"(OAF|YAF)_([A-Za-z]+)_([A-Za-z]+)", path.stem)
+    if not match:
+        raise ValueError(f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav")
+    speaker, word, emotion = match.group(1), match.group(2).lower(), match.group(3).lower()
+    if emotion not in TESS_EMOTIONS:
+        raise ValueError(f"unknown TESS emotion {emotion!r} (expected one of {', '.join(TESS_EMOTIONS)})")
+    folder = path.parent.name
+    if folder and not folder.upper().startswith(speaker + "_"):
+        raise ValueError(f"speaker {speaker} does not match its folder {folder!r}")
+    return {
+        "sample_id": f"tess-{speaker}-{word}-{emotion}",
+        "label": TESS_EMOTIONS[emotion],
+        "original_label": emotion,
+        "speaker": f"tess-{speaker}",
+        "sex": TESS_SPEAKERS[speaker],
+    }
+
+
+def parse_savee_name(name: str) -> dict[str, Any]:
+    """Decode ``ALL/DC_a01.wav`` (flat release) or ``DC/a01.wav`` (per-speaker release)."""
+    path = PurePosixPath(name)
+    flat = re.fullmatch(r"([A-Z]{2})_([a-z]{1,2})(\d{2})", path.stem)
+    nested = re.fullmatch(r"([a-z]{1,2})(\d{2})", path.stem)
+    if flat:
+        speaker, code, number = flat.groups()
+    elif nested and path.parent.name in SAVEE_SPEAKERS:
+        speaker, (code, number) = path.parent.name, nested.groups()
+    else:
+        raise ValueError(f"{name!r} is neither <speaker>_<code><nn>.wav nor <speaker>/<code><nn>.wav")
+    if speaker not in SAVEE_SPEAKERS:
+        raise ValueError(f"unknown SAVEE speaker {speaker!r} (expected one of {', '.join(SAVEE_SPEAKERS)})")
+    if code not in SAVEE_EMOTIONS:
+        raise ValueError(f"unknown SAVEE emotion code {code!r} (expected one of {', '.join(SAVEE_EMOTIONS)})")
+    return {
+        "sample_id": f"savee-{speaker}-{code}{number}",
+        "label": SAVEE_EMOTIONS[code],
+        "original_label": code,
+        "speaker": f"savee-{speaker}",
+        "sex": "male",
+    }
+
+
+def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Decode ``<actor>_<sentence>_<emotion>_<intensity>.wav``; ``sexes`` maps actor ids
+    to ``male`` / ``female`` (from ``VideoDemographics.csv``)."""
+    path = PurePosixPath(name)
+    match = re.fullmatch(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})", path.stem)
+    if not match:
+        raise ValueError(f"{path.name!r} is not <actor>_<sentence>_<emotion>_<intensity>.wav")
+    actor, sentence, emotion, intensity = match.groups()
+    if not 1001 <= int(actor) <= 1091:
+        raise ValueError(f"actor {actor} is outside 1001-1091")
+    if emotion not in CREMAD_EMOTIONS:
+        raise ValueError(f"unknown CREMA-D emotion {emotion!r} (expected one of {', '.join(CREMAD_EMOTIONS)})")
+    if intensity not in CREMAD_INTENSITIES:
+        raise ValueError(f"unknown CREMA-D intensity {intensity!r} (expected one of {', '.join(CREMAD_INTENSITIES)})")
+    return {
+        "sample_id": f"cremad-{path.stem}",
+        "label": CREMAD_EMOTIONS[emotion],
+        "original_label": emotion,
+        "speaker": f"cremad-{actor}",
+        "sex": (sexes or {}).get(actor, "unknown"),
+    }
+
+
+def cremad_sexes(demographics_csv: str) -> dict[str, str]:
+    """Actor id -> ``male`` / ``female`` from the text of ``VideoDemographics.csv``."""
+    import csv
+    import io
+
+    sexes = {}
+    for row in csv.DictReader(io.StringIO(demographics_csv)):
+        actor, sex = row.get("ActorID", "").strip(), row.get("Sex", "").strip().lower()
+        if actor and sex in ("male", "female"):
+            sexes[actor] = sex
+    return sexes
