@@ -31,7 +31,7 @@ rule all:
 rule all_data:
     input:
         [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
-        [f"data/features/{corpus}/audio.parquet" for corpus in SPEECH_CORPORA],
+        FEATURE_TABLES["audio"],
         "data/features/fer2013/faces.parquet",
     localrule: True
 

@@ -92,6 +92,7 @@ def test_saved_model_round_trips_and_is_evaluated(features, tmp_path):
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
     per_class = pd.read_csv(tmp_path / "report" / "per_class.csv")
     assert set(per_class["split"]) == {"train", "val", "test"} and len(per_class) == 3 * len(classes)
+    assert set(per_class["corpus"]) == {"all"}
     assert (tmp_path / "report" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == metrics
 
@@ -182,3 +183,16 @@ def test_readme_results_table_is_generated_from_the_committed_metrics():
     block = text[text.index(README_START) + len(README_START) + 1 : text.index(README_END)]
     metrics = json.loads((REPO / "reports" / "metrics.json").read_text())
     assert block == results_markdown(metrics), "run: python -m emorec.stages.report"
+
+
+def test_several_corpora_are_also_reported_one_by_one(tmp_path):
+    table = audio_table()
+    corpus = np.where(np.asarray(table.column("speaker").to_pylist()) == "06", "tess", "ravdess")
+    table = table.set_column(table.schema.get_field_index("corpus"), "corpus", pa.array(corpus))
+    path = tmp_path / "audio.parquet"
+    write_table(table, path, audio_features_schema(n_mfcc=N_MFCC, n_mels=N_MELS, frames=FRAMES))
+    train_and_save(path, tmp_path / "model")
+    metrics = evaluate_model(model_dir=tmp_path / "model", features=path, out_dir=tmp_path / "report", prefix="audio.rf")
+    assert metrics["audio.rf.tess.test.n"] == metrics["audio.rf.test.n"] == 8  # all test speakers are TESS
+    assert metrics["audio.rf.ravdess.train.n"] == 32 and "audio.rf.tess.train.n" not in metrics
+    assert set(pd.read_csv(tmp_path / "report" / "per_class.csv")["corpus"]) == {"all", "ravdess", "tess"}

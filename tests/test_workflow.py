@@ -103,7 +103,7 @@ def test_every_model_is_evaluated_and_fused(run):
         predictions = pd.read_parquet(folder / "predictions.parquet")
         assert set(predictions["split"]) == {"train", "val", "test"}
         assert (folder / "confusion.png").read_bytes()[:4] == b"\x89PNG"
-        assert list(pd.read_csv(folder / "per_class.csv").columns) == ["split", "label", "precision", "recall", "f1", "support"]
+        assert list(pd.read_csv(folder / "per_class.csv").columns) == ["corpus", "split", "label", "precision", "recall", "f1", "support"]
         card = json.loads((run / "data/models" / modality / name / "card.json").read_text())
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
@@ -143,3 +143,25 @@ def test_rerun_from_clean_outputs_is_identical_and_not_tracked_twice(run):
     assert (run / "reports/metrics.json").read_bytes() == first
     runs = mlflow_client(run).search_runs(experiment_names=["emorec"], output_format="list")
     assert len(runs) == 1 + len(MODELS) + 1, "an unchanged pipeline was logged twice"
+
+
+@pytest.mark.e2e
+@pytest.mark.realdata
+def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
+    """Train on (tiny demo) RAVDESS, test on the real TESS and SAVEE samples: parameters only."""
+    config = tmp_path / "cross.yaml"
+    config.write_text(
+        "corpora:\n"
+        "  speech: [ravdess, tess, savee]\n"
+        f"  tess: {{archive: {shared_data / 'tess' / 'tess_sample.zip'}, val_speakers: [], test_speakers: [OAF, YAF]}}\n"
+        f"  savee: {{archive: {shared_data / 'savee' / 'savee_sample.zip'}, val_speakers: [], test_speakers: [DC, JK]}}\n"
+        "train:\n  audio:\n    models: [svm]\nfusion:\n  audio_model: svm\n"
+    )
+    result = snakemake(tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), str(config))
+    assert result.returncode == 0, result.stderr[-4000:]
+    metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
+    assert metrics["audio.svm.tess.test.n"] == 28 and metrics["audio.svm.savee.test.n"] == 28
+    assert metrics["audio.svm.ravdess.test.n"] == 60
+    assert metrics["audio.svm.test.n"] == 28 + 28 + 60
+    assert "audio.svm.tess.train.n" not in metrics  # TESS speakers are all held out
+    assert 0 <= metrics["audio.svm.tess.test.accuracy"] <= 1

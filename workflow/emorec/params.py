@@ -45,6 +45,9 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
         both = sorted(set(rav["val_actors"]) & set(rav["test_actors"]))
         if both:
             problems.append(f"corpora.ravdess: actors {both} are in both val_actors and test_actors")
+        for corpus in config["corpora"]["speech"]:
+            if corpus not in config["corpora"]:
+                problems.append(f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing")
         for modality in ("audio", "visual"):
             chosen, trained = config["fusion"][f"{modality}_model"], config["train"][modality]["models"]
             if chosen not in trained:

@@ -18,18 +18,26 @@ DEMO_ARCHIVES = {
     "ravdess": "data/raw/demo/ravdess_demo.zip",
     "fer2013": "data/raw/demo/fer2013_demo.csv",
 }
-SPEECH_CORPORA = ["ravdess"]
+#: Speech corpora whose clips feed the audio models (params: corpora.speech).
+SPEECH_CORPORA = list(config["corpora"]["speech"])
+#: Speech corpora read by filename alone (one generic ingest rule).
+NAMED_SPEECH_CORPORA = ["tess", "savee", "cremad"]
+
+
+def is_demo_archive(corpus):
+    demo = DEMO_ARCHIVES.get(corpus)
+    return demo is not None and os.path.normpath(config["corpora"][corpus]["archive"]) == os.path.normpath(demo)
 
 
 def archive(corpus):
     """The configured archive of ``corpus``; fails at once, naming it, when it is missing."""
     path = config["corpora"][corpus]["archive"]
-    if os.path.normpath(path) != os.path.normpath(DEMO_ARCHIVES[corpus]) and not os.path.exists(path):
+    if not is_demo_archive(corpus) and not os.path.exists(path):
         raise DataError(f"corpora.{corpus}.archive: {path} does not exist. {MISSING_HINT}")
     return path
 
 
-for _corpus in DEMO_ARCHIVES:
+for _corpus in [*SPEECH_CORPORA, "fer2013"]:
     archive(_corpus)
 
 
@@ -60,7 +68,7 @@ def ingest_outputs(corpus):
 
 #: The feature table each modality's models read.
 FEATURE_TABLES = {
-    "audio": "data/features/ravdess/audio.parquet",
+    "audio": "data/features/audio.parquet",  # every corpus of corpora.speech
     "visual": "data/features/fer2013/faces.parquet",
 }
 SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting"]
@@ -97,6 +105,4 @@ def report_inputs():
 
 
 def uses_demo_data():
-    return all(
-        os.path.normpath(config["corpora"][c]["archive"]) == os.path.normpath(p) for c, p in DEMO_ARCHIVES.items()
-    )
+    return all(is_demo_archive(c) for c in [*SPEECH_CORPORA, "fer2013"])

@@ -29,7 +29,7 @@ rule audio_features_shard:
 
 rule audio_features:
     input:
-        shards=lambda wc: audio_shards(wc.corpus),
+        tables=lambda wc: audio_shards(wc.corpus),
     output:
         table="data/features/{corpus}/audio.parquet",
     params:
@@ -63,3 +63,22 @@ rule face_features:
         "../envs/emorec.yaml"
     script:
         "../scripts/face_features.py"
+
+
+rule audio_features_combined:
+    input:
+        tables=[f"data/features/{corpus}/audio.parquet" for corpus in SPEECH_CORPORA],
+    output:
+        table="data/features/audio.parquet",
+    params:
+        audio=config["features"]["audio"],
+    log:
+        "logs/features/combined.log",
+    threads: 1
+    resources:
+        mem_mb=mem_of("features"),
+        runtime=runtime_of("features"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/audio_features_merge.py"

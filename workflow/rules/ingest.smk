@@ -38,3 +38,27 @@ rule ingest_fer2013:
         "../envs/emorec.yaml"
     script:
         "../scripts/ingest_fer2013.py"
+
+
+rule ingest_speech:
+    input:
+        archive=lambda wc: archive(wc.speech_corpus),
+    output:
+        manifest="data/interim/{speech_corpus}/manifest.parquet",
+        rejects="data/interim/{speech_corpus}/rejects.parquet",
+        summary="data/interim/{speech_corpus}/summary.json",
+    wildcard_constraints:
+        speech_corpus="|".join(NAMED_SPEECH_CORPORA),
+    params:
+        corpus=lambda wc: config["corpora"][wc.speech_corpus],
+        ingest=config["ingest"],
+    log:
+        "logs/ingest/{speech_corpus}.log",
+    threads: threads_of("ingest")
+    resources:
+        mem_mb=mem_of("ingest"),
+        runtime=runtime_of("ingest"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/ingest_speech.py"

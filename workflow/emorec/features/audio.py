@@ -176,8 +176,8 @@ def extract_audio_shard(
 
 
 def merge_audio_shards(*, shard_paths: list[str | Path], output_path: str | Path, params: AudioFeatureParams) -> None:
-    """Concatenate shard tables into one feature table sorted by ``sample_id``."""
+    """Concatenate feature tables (speaker shards, or whole corpora) into one, sorted by ``sample_id``."""
     tables = [pq.read_table(path) for path in shard_paths]
     merged = pa.concat_tables(tables).sort_by("sample_id")
     write_table(merged, output_path, params.schema)
-    log.info("merged %d shards: %d rows", len(tables), merged.num_rows)
+    log.info("merged %d tables: %d rows", len(tables), merged.num_rows)

@@ -1,7 +1,9 @@
-"""Evaluate one trained model on every split of its feature table.
+"""Evaluate one trained model on every split of its feature table, pooled and, when the
+table holds several corpora, per corpus (``audio.svm.tess.test.accuracy``): cross-corpus
+results (train on RAVDESS, test on TESS) come out of the same run.
 
 Writes, into one folder: ``predictions.parquet`` (every sample, every split, one probability
-column per class), ``per_class.csv`` (precision / recall / F1 / support per split and class),
+column per class), ``per_class.csv`` (precision / recall / F1 / support per corpus, split and class),
 ``confusion.csv`` (actual, predicted per test sample: DVC's confusion plot),
 ``confusion.png`` (row-normalised test heatmap) and flat ``metrics.json``.
 """
@@ -73,19 +75,26 @@ def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str 
     split_of = np.asarray(table.column("split").to_pylist())
     if not (split_of == "test").any():
         raise DataError(f"{features}: no test rows to evaluate {prefix} on; check the split parameters")
+    corpus_of = np.asarray(table.column("corpus").to_pylist())
+    corpora = sorted(set(corpus_of.tolist()))
+    # Pooled over every corpus, then (with several corpora) each corpus on its own.
+    groups = [(prefix, "all", np.ones(len(table), dtype=bool))]
+    if len(corpora) > 1:
+        groups += [(f"{prefix}.{c}", c, corpus_of == c) for c in corpora]
     metrics: dict[str, float | int] = {}
     frames = []
-    for split in SPLITS:
-        rows = split_of == split
-        if not rows.any():
-            continue
-        result = evaluate(y_true[rows], padded[rows], labels=labels)
-        metrics.update(split_metrics(prefix, split, result, labels))
-        frames.append(per_class_frame(result, labels, split=split))
-        log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", prefix, split, result["accuracy"], result["macro_f1"], result["n"])
-        if split == "test":
-            pd.DataFrame({"actual": truth[rows], "predicted": [labels[i] for i in y_pred[rows]]}).to_csv(out_dir / "confusion.csv", index=False)
-            confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=f"{prefix}: test (n={result['n']})")
+    for key, corpus, in_corpus in groups:
+        for split in SPLITS:
+            rows = in_corpus & (split_of == split)
+            if not rows.any():
+                continue
+            result = evaluate(y_true[rows], padded[rows], labels=labels)
+            metrics.update(split_metrics(key, split, result, labels))
+            frames.append(per_class_frame(result, labels, corpus=corpus, split=split))
+            log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", key, split, result["accuracy"], result["macro_f1"], result["n"])
+            if split == "test" and corpus == "all":
+                pd.DataFrame({"actual": truth[rows], "predicted": [labels[i] for i in y_pred[rows]]}).to_csv(out_dir / "confusion.csv", index=False)
+                confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=f"{prefix}: test (n={result['n']})")
     pd.concat(frames).to_csv(out_dir / "per_class.csv", index=False)
     write_metrics(out_dir / "metrics.json", metrics)
     return metrics
