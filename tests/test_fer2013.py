@@ -1,4 +1,6 @@
 import gzip
+import io
+import tarfile
 
 import numpy as np
 import pandas as pd
@@ -52,9 +54,15 @@ def test_parse_handles_sliced_and_chunked_arrays():
     np.testing.assert_array_equal(parsed[:, 1], np.arange(1, 11))
 
 
-def write_csv(path, rows, *, gz=False):
+def write_csv(path, rows, *, gz=False, tar=False):
     text = "emotion,pixels,Usage\n" + "".join(f"{e},{p},{u}\n" for e, p, u in rows)
-    if gz:
+    if tar:  # as Kaggle shipped it: fer2013.tar.gz holding fer2013/fer2013.csv
+        data = text.encode()
+        with tarfile.open(path, "w:gz") as archive:
+            info = tarfile.TarInfo("fer2013/fer2013.csv")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    elif gz:
         path.write_bytes(gzip.compress(text.encode()))
     else:
         path.write_text(text)
@@ -72,8 +80,8 @@ def _ingest(tmp_path, csv, max_reject_fraction=1.0):
     return pd.read_parquet(tmp_path / "m.parquet"), pd.read_parquet(tmp_path / "r.parquet")
 
 
-@pytest.mark.parametrize("gz", [False, True])
-def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, gz):
+@pytest.mark.parametrize("form", ["csv", "csv.gz", "tar.gz"])
+def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, form):
     rng = np.random.default_rng(0)
     good = pixel_string(rng.integers(0, 256, FACE_PIXELS))
     rows = [
@@ -85,7 +93,7 @@ def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, gz):
         (5, good, "Validation"),
         (6, good, "PublicTest"),
     ]
-    manifest, rejects = _ingest(tmp_path, write_csv(tmp_path / ("f.csv.gz" if gz else "f.csv"), rows, gz=gz))
+    manifest, rejects = _ingest(tmp_path, write_csv(tmp_path / f"fer2013.{form}", rows, gz=form == "csv.gz", tar=form == "tar.gz"))
     assert list(manifest["row"]) == [1, 4, 7]
     assert list(manifest["split"]) == ["train", "test", "val"]
     assert list(manifest["label"]) == ["happy", "fearful", "neutral"]
@@ -106,3 +114,11 @@ def test_missing_columns_and_files_fail_clearly(tmp_path):
         _ingest(tmp_path, tmp_path / "bad.csv")
     with pytest.raises(DataError, match="archive not found"):
         _ingest(tmp_path, tmp_path / "absent.csv")
+
+
+def test_tar_without_one_csv_fails_naming_it(tmp_path):
+    with tarfile.open(tmp_path / "fer2013.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo("README.txt")
+        archive.addfile(info, io.BytesIO(b""))
+    with pytest.raises(DataError, match=r"fer2013\.tar\.gz: expected one \.csv file"):
+        _ingest(tmp_path, tmp_path / "fer2013.tar.gz")

@@ -27,6 +27,7 @@ rule ingest_fer2013:
     output:
         **ingest_outputs("fer2013"),
     params:
+        corpus=config["corpora"]["fer2013"],
         ingest=config["ingest"],
     log:
         "logs/ingest/fer2013.log",

@@ -1,4 +1,5 @@
-"""FER2013 in its original CSV form (``emotion,pixels,Usage``; also ``.csv.gz``).
+"""FER2013 in its original CSV form (``emotion,pixels,Usage``; also ``.csv.gz`` or the
+``.tar.gz`` Kaggle shipped).
 
 ``Usage`` decides the split: Training -> train, PublicTest -> val, PrivateTest -> test.
 Pixel strings are parsed and validated in one pass over the raw bytes by a compiled kernel
@@ -6,7 +7,9 @@ Pixel strings are parsed and validated in one pass over the raw bytes by a compi
 """
 
 import logging
+import tarfile
 from pathlib import Path
+from typing import IO
 
 import numba
 import numpy as np
@@ -103,12 +106,27 @@ def _pixel_reason(status: int, count: int, bad: int, width: int) -> str:
     return f"pixels: unexpected character {chr(bad)!r}"
 
 
+def _csv_in_tar(path: Path) -> IO[bytes]:
+    """The FER2013 CSV inside a ``.tar.gz`` (as Kaggle shipped it: ``fer2013/fer2013.csv``)."""
+    try:
+        tar = tarfile.open(path)
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".csv") and "/._" not in f"/{m.name}"]
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable tar archive ({exc})") from exc
+    if len(members) != 1:
+        raise DataError(f"{path}: expected one .csv file in the tar archive, found {[m.name for m in members]}")
+    stream = tar.extractfile(members[0])
+    assert stream is not None  # a regular file
+    return stream
+
+
 def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
-    """Read a FER2013 CSV (plain or gzip) into its raw string columns.
+    """Read a FER2013 CSV (plain, ``.csv.gz``, or inside a ``.tar.gz``) into its raw string columns.
 
     Returns the table and the rejects for malformed lines (wrong number of fields).
     """
     path = require_archive(path)
+    source: Path | IO[bytes] = _csv_in_tar(path) if is_tar(path) else path
     malformed: list[tuple[str, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -118,13 +136,13 @@ def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
 
     try:
         table = pacsv.read_csv(
-            path,
+            source,
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in COLUMNS}, include_columns=list(COLUMNS)
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError, tarfile.TarError) as exc:
         raise DataError(f"{path}: not a readable FER2013 CSV with columns {','.join(COLUMNS)} ({exc})") from exc
     return table, malformed
 
@@ -193,3 +211,12 @@ def ingest_fer2013(
         summary_path=summary_path,
         max_reject_fraction=max_reject_fraction,
     )
+
+
+def is_tar(path: str | Path) -> bool:
+    return str(path).lower().endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def is_fer_csv(path: str | Path) -> bool:
+    """Whether ``path`` holds the CSV form (plain, gzip or tar) rather than image folders."""
+    return str(path).lower().endswith((".csv", ".csv.gz")) or is_tar(path)
