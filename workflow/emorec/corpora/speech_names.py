@@ -15,7 +15,7 @@ which the shared ingest loop records as the member's reject reason.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -34,6 +34,12 @@ CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "h
 CREMAD_INTENSITIES = ("LO", "MD", "HI", "XX")
 
 
+def _require_known(value: str, allowed: Collection[str], what: str) -> None:
+    """``ValueError`` naming ``what`` and the allowed values when ``value`` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r} (expected one of {', '.join(allowed)})")
+
+
 def parse_tess_name(name: str) -> dict[str, Any]:
     """Decode ``<speaker>_<word>_<emotion>.wav`` (the folder only has to agree on the speaker)."""
     path = PurePosixPath(name)
@@ -41,8 +47,7 @@ def parse_tess_name(name: str) -> dict[str, Any]:
     if not match:
         raise ValueError(f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav")
     speaker, word, emotion = match.group(1), match.group(2).lower(), match.group(3).lower()
-    if emotion not in TESS_EMOTIONS:
-        raise ValueError(f"unknown TESS emotion {emotion!r} (expected one of {', '.join(TESS_EMOTIONS)})")
+    _require_known(emotion, TESS_EMOTIONS, "TESS emotion")
     folder = path.parent.name
     if folder and not folder.upper().startswith(speaker + "_"):
         raise ValueError(f"speaker {speaker} does not match its folder {folder!r}")
@@ -66,10 +71,8 @@ def parse_savee_name(name: str) -> dict[str, Any]:
         speaker, (code, number) = path.parent.name, nested.groups()
     else:
         raise ValueError(f"{name!r} is neither <speaker>_<code><nn>.wav nor <speaker>/<code><nn>.wav")
-    if speaker not in SAVEE_SPEAKERS:
-        raise ValueError(f"unknown SAVEE speaker {speaker!r} (expected one of {', '.join(SAVEE_SPEAKERS)})")
-    if code not in SAVEE_EMOTIONS:
-        raise ValueError(f"unknown SAVEE emotion code {code!r} (expected one of {', '.join(SAVEE_EMOTIONS)})")
+    _require_known(speaker, SAVEE_SPEAKERS, "SAVEE speaker")
+    _require_known(code, SAVEE_EMOTIONS, "SAVEE emotion code")
     return {
         "sample_id": f"savee-{speaker}-{code}{number}",
         "label": SAVEE_EMOTIONS[code],
@@ -89,10 +92,8 @@ def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> d
     actor, sentence, emotion, intensity = match.groups()
     if not 1001 <= int(actor) <= 1091:
         raise ValueError(f"actor {actor} is outside 1001-1091")
-    if emotion not in CREMAD_EMOTIONS:
-        raise ValueError(f"unknown CREMA-D emotion {emotion!r} (expected one of {', '.join(CREMAD_EMOTIONS)})")
-    if intensity not in CREMAD_INTENSITIES:
-        raise ValueError(f"unknown CREMA-D intensity {intensity!r} (expected one of {', '.join(CREMAD_INTENSITIES)})")
+    _require_known(emotion, CREMAD_EMOTIONS, "CREMA-D emotion")
+    _require_known(intensity, CREMAD_INTENSITIES, "CREMA-D intensity")
     return {
         "sample_id": f"cremad-{path.stem}",
         "label": CREMAD_EMOTIONS[emotion],
