@@ -153,6 +153,7 @@ def track_pipeline(
     uri = os.environ.get("MLFLOW_TRACKING_URI") or uri
     mlflow.set_tracking_uri(uri)
     experiment_id = _experiment_id(mlflow, experiment)
+    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land in the same experiment
     tags = pipeline_tags(params=params, metrics_path=metrics_path, summaries=summaries, demo=demo)
     existing = mlflow.search_runs(
         experiment_ids=[experiment_id],
