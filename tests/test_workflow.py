@@ -108,7 +108,8 @@ def test_every_model_is_evaluated_and_fused(run):
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert f"fusion.{method}.test.macro_f1" in metrics
-    assert metrics["fusion.pairs"] == 60  # every held-out clip of actor 4 is paired
+    # every held-out clip of actor 4 is paired, unless no test face has its label
+    assert metrics["fusion.pairs"] + metrics["fusion.unpaired_clips"] == 60 and metrics["fusion.pairs"] > 0
     assert all(isinstance(v, (int, float)) for v in metrics.values())
     results = (run / "reports/results.md").read_text()
     assert "`fusion.fscore`" in results and "`visual.cnn`" in results
