@@ -97,6 +97,8 @@ def test_bad_members_are_rejected_with_reasons_and_good_clips_kept(tmp_path):
         "Actor_01/03-01-04-01-01-01-01.wav": b"RIFF but not really audio",
         "__MACOSX/Actor_01/._03-01-05-01-01-01-01.wav": b"\x00\x05\x16\x07",
         "Actor_02/03-01-09-01-01-01-02.wav": wav_bytes(),
+        "Actor_01/01-01-05-02-01-01-01.mp4": b"\x00\x00\x00\x18ftypmp42",
+        "Actor_02/02-02-03-01-01-01-02.mp4": b"\x00\x00\x00\x18ftypmp42",
     }
     archive = make_zip(tmp_path / "ravdess.zip", {**good, **bad})
     manifest, rejects = _ingest(tmp_path, archive)
@@ -107,6 +109,8 @@ def test_bad_members_are_rejected_with_reasons_and_good_clips_kept(tmp_path):
     assert "not readable audio" in reasons["Actor_01/03-01-04-01-01-01-01.wav"]
     assert "macOS" in reasons["__MACOSX/Actor_01/._03-01-05-01-01-01-01.wav"]
     assert "emotion code 09" in reasons["Actor_02/03-01-09-01-01-01-02.wav"]
+    assert reasons["Actor_01/01-01-05-02-01-01-01.mp4"].startswith("video (modality 01, full audio-video)")
+    assert reasons["Actor_02/02-02-03-01-01-01-02.mp4"].startswith("video (modality 02, video-only)")
     assert set(manifest.columns) == set(RAVDESS_MANIFEST.names)
     assert set(rejects.columns) == set(REJECTS.names)
     assert dict(manifest.groupby("speaker")["split"].first()) == {"Actor_01": "train", "Actor_02": "val", "Actor_03": "test"}

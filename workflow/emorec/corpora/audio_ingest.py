@@ -51,12 +51,14 @@ def ingest_audio_archive(
     parse_member: MemberParser,
     split_of: Callable[[Mapping[str, Any]], str],
     max_compression_ratio: float,
+    describe_other: Callable[[str], str | None] | None = None,
 ) -> IngestResult:
     """Read every member of a speech archive in place into manifest rows or rejects.
 
     Each safe ``.wav`` member whose name parses and whose header decodes becomes a row with
     the parser's columns plus ``member``, ``split``, ``label_id``, audio header facts and a
-    content hash; every other member becomes a reject with its reason.
+    content hash; every other member becomes a reject with its reason. ``describe_other``
+    may explain a non-WAV member better than its suffix (e.g. a RAVDESS video's modality).
     """
     seen: dict[str, str] = {}
     with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
@@ -65,7 +67,7 @@ def ingest_audio_archive(
         for name in names:
             reason = metadata_reason(name)
             if reason is None and not name.lower().endswith(".wav"):
-                reason = f"not a .wav file (suffix {PurePosixPath(name).suffix or 'none'!r})"
+                reason = (describe_other and describe_other(name)) or f"not a .wav file (suffix {PurePosixPath(name).suffix or 'none'!r})"
             if reason is None:
                 try:
                     row = parse_member(name)

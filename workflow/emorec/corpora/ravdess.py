@@ -91,6 +91,21 @@ def ravdess_row(name: str) -> dict[str, Any]:
     }
 
 
+MODALITIES = {1: "full audio-video", 2: "video-only", 3: "audio-only"}
+
+
+def ravdess_video_reason(name: str) -> str | None:
+    """Why a RAVDESS ``.mp4`` is not in the audio manifest, naming its modality; the summary
+    counts these under ``video (...)`` so videos are never dropped silently."""
+    if not name.lower().endswith(".mp4"):
+        return None
+    try:
+        code = parse_ravdess_name(name)
+    except ValueError as exc:
+        return f"unparseable name: {exc}"
+    return f"video (modality {code.modality:02d}, {MODALITIES[code.modality]}): frames are not processed yet"
+
+
 def ingest_ravdess(
     *,
     archive: str | Path,
@@ -108,6 +123,7 @@ def ingest_ravdess(
         archive,
         corpus="ravdess",
         parse_member=ravdess_row,
+        describe_other=ravdess_video_reason,
         split_of=lambda row: split.of(row["speaker"]),
         max_compression_ratio=max_compression_ratio,
     )
