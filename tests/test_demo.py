@@ -15,7 +15,7 @@ from emorec.demo.fer2013 import make_demo_fer2013, render_face
 from emorec.demo.ravdess import make_demo_ravdess
 from emorec.features.audio import AudioFeatureParams, extract_audio_shard
 from emorec.features.faces import face_features
-from emorec.tables import FACE_PIXELS, audio_descriptor_names
+from emorec.tables import audio_descriptor_names, pixels_numpy
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -69,7 +69,7 @@ def test_demo_audio_is_learnable_but_not_trivial(demo_tables):
 
 def test_demo_faces_are_learnable_but_not_trivial(demo_tables):
     _, faces = demo_tables
-    pixels = faces.column("pixels").combine_chunks().values.to_numpy().reshape(-1, FACE_PIXELS) / 255.0
+    pixels = pixels_numpy(faces.column("pixels")) / 255.0
     labels = faces.column("label_id").to_numpy()
     split = np.array(faces.column("split").to_pylist())
     model = LogisticRegression(C=0.05, max_iter=500).fit(pixels[split != "test"], labels[split != "test"])

@@ -15,7 +15,7 @@ from emorec.features.audio import (
     shard_speakers,
 )
 from emorec.features.faces import equalize, face_features
-from emorec.tables import FACE_FEATURES, FACE_MANIFEST, FACE_PIXELS, audio_descriptor_names, audio_features_schema, write_table
+from emorec.tables import FACE_FEATURES, FACE_MANIFEST, FACE_PIXELS, audio_descriptor_names, audio_features_schema, pixels_array, pixels_numpy, write_table
 
 
 @pytest.mark.parametrize("n_mfcc", [5, 20])
@@ -108,7 +108,7 @@ def test_face_features_table(tmp_path):
             "original_label": ["happy"] * n,
             "split": ["train"] * n,
             "row": pa.array(range(1, n + 1), pa.int32()),
-            "pixels": pa.FixedSizeListArray.from_arrays(pa.array(images.ravel()), FACE_PIXELS),
+            "pixels": pixels_array(images),
         }
     )
     write_table(manifest, tmp_path / "m.parquet", FACE_MANIFEST)
@@ -116,5 +116,5 @@ def test_face_features_table(tmp_path):
         face_features(manifest_path=tmp_path / "m.parquet", output_path=tmp_path / "f.parquet", equalize_histogram=flag)
         table = pq.read_table(tmp_path / "f.parquet")
         assert table.schema.equals(FACE_FEATURES)
-        pixels = table.column("pixels").combine_chunks().values.to_numpy().reshape(n, FACE_PIXELS)
+        pixels = pixels_numpy(table.column("pixels"))
         np.testing.assert_array_equal(pixels, equalize(images) if flag else images)

@@ -105,7 +105,7 @@ def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, form):
     assert "Usage 'Validation'" in reasons["row 6"]
     assert len(manifest) + len(rejects) == len(rows)
     assert list(manifest.columns) == FACE_MANIFEST.names
-    np.testing.assert_array_equal(manifest["pixels"][0], np.array(good.split(), dtype=np.uint8))
+    np.testing.assert_array_equal(np.frombuffer(manifest["pixels"][0], np.uint8), np.array(good.split(), dtype=np.uint8))
 
 
 def test_missing_columns_and_files_fail_clearly(tmp_path):

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from emorec.errors import DataError
 from emorec.labels import LABELS
-from emorec.tables import FACE_SIDE
+from emorec.tables import FACE_SIDE, pixels_numpy
 
 INPUTS = ("descriptors", "logmel", "pixels")
 #: Feature-table columns that describe a sample rather than measure it.
@@ -63,7 +63,7 @@ def model_input(table: pa.Table, kind: str) -> np.ndarray | pd.DataFrame:
         n_mels, frames = (int(v) for v in shape.decode().split(","))
         return _fixed_list(table, "logmel").reshape(len(table), n_mels, frames, 1).astype(np.float32)
     if kind == "pixels":
-        return _fixed_list(table, "pixels").reshape(len(table), FACE_SIDE, FACE_SIDE, 1).astype(np.uint8)
+        return pixels_numpy(table.column("pixels")).reshape(len(table), FACE_SIDE, FACE_SIDE, 1)
     raise ValueError(f"unknown model input {kind!r}; expected one of {', '.join(INPUTS)}")
 
 

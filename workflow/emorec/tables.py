@@ -7,6 +7,7 @@ always has exactly these columns and types; tests check them.
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -56,12 +57,14 @@ RAVDESS_MANIFEST = pa.schema(
     ]
 )
 
-FACE_MANIFEST = pa.schema(
-    [*_SAMPLE, ("row", pa.int32()), ("pixels", pa.list_(pa.uint8(), FACE_PIXELS))]
-)
+#: A 48x48 uint8 image, row-major, as one fixed-size binary value: parquet writes and reads
+#: it ~30x faster than a list of 2,304 uint8 values (one leaf value, no repetition levels).
+PIXELS = pa.binary(FACE_PIXELS)
+
+FACE_MANIFEST = pa.schema([*_SAMPLE, ("row", pa.int32()), ("pixels", PIXELS)])
 
 FACE_FEATURES = pa.schema(
-    [*_SAMPLE, ("pixels", pa.list_(pa.uint8(), FACE_PIXELS))],
+    [*_SAMPLE, ("pixels", PIXELS)],
     metadata={b"image_shape": f"{FACE_SIDE},{FACE_SIDE}".encode()},
 )
 
@@ -139,3 +142,19 @@ def predictions_schema(classes: list[str]) -> pa.Schema:
         ("predicted", pa.string()),
     ]
     return pa.schema(fields + [(f"p_{c}", pa.float32()) for c in classes])
+
+
+def pixels_array(images: np.ndarray) -> pa.FixedSizeBinaryArray:
+    """A :data:`PIXELS` column from uint8 images [shape=(n, 2304)], without copying per row."""
+    images = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, FACE_PIXELS)
+    return pa.FixedSizeBinaryArray.from_buffers(PIXELS, len(images), [None, pa.py_buffer(images.tobytes())])
+
+
+def pixels_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """uint8 images [shape=(n, 2304)] from a :data:`PIXELS` column."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        raise DataError("pixels column has missing images")
+    data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+    start = array.offset * FACE_PIXELS
+    return data[start : start + len(array) * FACE_PIXELS].reshape(len(array), FACE_PIXELS)

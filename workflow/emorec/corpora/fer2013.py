@@ -20,7 +20,7 @@ from emorec.archives import file_sha256, require_archive
 from emorec.errors import DataError
 from emorec.ingest import write_ingest
 from emorec.labels import FER2013_EMOTIONS, label_id
-from emorec.tables import FACE_MANIFEST, FACE_PIXELS
+from emorec.tables import FACE_MANIFEST, FACE_PIXELS, pixels_array
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def fer_csv_manifest(table: pa.Table) -> tuple[pa.Table, list[tuple[str, str]]]:
             "original_label": pa.array(original),
             "split": pa.array([USAGE_SPLITS[usage[i].strip()] for i in rows]),
             "row": pa.array(rows + 1, pa.int32()),
-            "pixels": pa.FixedSizeListArray.from_arrays(pa.array(images[rows].ravel()), FACE_PIXELS),
+            "pixels": pixels_array(images[rows]),
         }
     )
     return manifest, rejects

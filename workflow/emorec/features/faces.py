@@ -4,10 +4,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emorec.tables import FACE_FEATURES, FACE_PIXELS, write_table
+from emorec.tables import FACE_FEATURES, pixels_array, pixels_numpy, write_table
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +39,9 @@ def equalize(images: np.ndarray) -> np.ndarray:
 def face_features(*, manifest_path: str | Path, output_path: str | Path, equalize_histogram: bool) -> None:
     """Turn a face manifest into the training-ready :data:`FACE_FEATURES` table."""
     manifest = pq.read_table(manifest_path)
-    pixels = manifest.column("pixels").combine_chunks()
-    images = pixels.values.to_numpy(zero_copy_only=False).reshape(-1, FACE_PIXELS)
+    images = pixels_numpy(manifest.column("pixels"))
     if equalize_histogram:
         images = equalize(images)
-    table = manifest.drop_columns(["pixels", "row"]).append_column(
-        "pixels", pa.FixedSizeListArray.from_arrays(pa.array(images.ravel()), FACE_PIXELS)
-    )
+    table = manifest.drop_columns(["pixels", "row"]).append_column("pixels", pixels_array(images))
     write_table(table, output_path, FACE_FEATURES)
     log.info("faces: %d images -> %s (equalised: %s)", table.num_rows, output_path, equalize_histogram)
