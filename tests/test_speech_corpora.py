@@ -91,8 +91,8 @@ def test_cremad_archive_uses_demographics_and_rejects_with_reasons(tmp_path):
     manifest, rejects, summary = ingest(tmp_path, "cremad", archive, test=["1002"])
     assert manifest.schema.equals(AUDIO_MANIFEST)
     rows = {r["sample_id"]: r for r in manifest.to_pylist()}
-    assert rows["cremad-1001_DFA_ANG_XX"]["sex"] == "male" and rows["cremad-1001_DFA_ANG_XX"]["split"] == "train"
-    assert rows["cremad-1002_IEO_SAD_LO"]["sex"] == "female" and rows["cremad-1002_IEO_SAD_LO"]["split"] == "test"
+    assert rows["cremad-1001-DFA_ANG_XX"]["sex"] == "male" and rows["cremad-1001-DFA_ANG_XX"]["split"] == "train"
+    assert rows["cremad-1002-IEO_SAD_LO"]["sex"] == "female" and rows["cremad-1002-IEO_SAD_LO"]["split"] == "test"
     reasons = dict(zip(rejects.column("item").to_pylist(), rejects.column("reason").to_pylist()))
     assert "unknown CREMA-D emotion 'XYZ'" in reasons["CREMA-D/AudioWAV/1002_IEO_XYZ_LO.wav"]
     assert "not a .wav file" in reasons["CREMA-D/VideoDemographics.csv"]

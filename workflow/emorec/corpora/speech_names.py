@@ -34,6 +34,17 @@ CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "h
 CREMAD_INTENSITIES = ("LO", "MD", "HI", "XX")
 
 
+def _row(corpus: str, speaker: str, clip: str, label: str, original: str, sex: str) -> dict[str, Any]:
+    """The common manifest fields; ids are ``<corpus>-<speaker>-<clip>``."""
+    return {
+        "sample_id": f"{corpus}-{speaker}-{clip}",
+        "label": label,
+        "original_label": original,
+        "speaker": f"{corpus}-{speaker}",
+        "sex": sex,
+    }
+
+
 def _require_known(value: str, allowed: Collection[str], what: str) -> None:
     """``ValueError`` naming ``what`` and the allowed values when ``value`` is not one of them."""
     if value not in allowed:
@@ -51,13 +62,7 @@ def parse_tess_name(name: str) -> dict[str, Any]:
     folder = path.parent.name
     if folder and not folder.upper().startswith(speaker + "_"):
         raise ValueError(f"speaker {speaker} does not match its folder {folder!r}")
-    return {
-        "sample_id": f"tess-{speaker}-{word}-{emotion}",
-        "label": TESS_EMOTIONS[emotion],
-        "original_label": emotion,
-        "speaker": f"tess-{speaker}",
-        "sex": TESS_SPEAKERS[speaker],
-    }
+    return _row("tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker])
 
 
 def parse_savee_name(name: str) -> dict[str, Any]:
@@ -73,13 +78,7 @@ def parse_savee_name(name: str) -> dict[str, Any]:
         raise ValueError(f"{name!r} is neither <speaker>_<code><nn>.wav nor <speaker>/<code><nn>.wav")
     _require_known(speaker, SAVEE_SPEAKERS, "SAVEE speaker")
     _require_known(code, SAVEE_EMOTIONS, "SAVEE emotion code")
-    return {
-        "sample_id": f"savee-{speaker}-{code}{number}",
-        "label": SAVEE_EMOTIONS[code],
-        "original_label": code,
-        "speaker": f"savee-{speaker}",
-        "sex": "male",
-    }
+    return _row("savee", speaker, f"{code}{number}", SAVEE_EMOTIONS[code], code, "male")
 
 
 def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -94,13 +93,7 @@ def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> d
         raise ValueError(f"actor {actor} is outside 1001-1091")
     _require_known(emotion, CREMAD_EMOTIONS, "CREMA-D emotion")
     _require_known(intensity, CREMAD_INTENSITIES, "CREMA-D intensity")
-    return {
-        "sample_id": f"cremad-{path.stem}",
-        "label": CREMAD_EMOTIONS[emotion],
-        "original_label": emotion,
-        "speaker": f"cremad-{actor}",
-        "sex": (sexes or {}).get(actor, "unknown"),
-    }
+    return _row("cremad", actor, f"{sentence}_{emotion}_{intensity}", CREMAD_EMOTIONS[emotion], emotion, (sexes or {}).get(actor, "unknown"))
 
 
 def cremad_sexes(demographics_csv: str) -> dict[str, str]:
