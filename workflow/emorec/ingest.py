@@ -1,6 +1,5 @@
 """Writing what ingest found: manifest, rejects and a summary, with the reject-fraction gate."""
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from emorec.errors import DataError
+from emorec.jsonio import write_json
 from emorec.tables import REJECTS, rejects_table, write_table
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def write_ingest(
     write_table(manifest.sort_by("sample_id"), manifest_path, schema)
     write_table(rejects_table(corpus, str(archive), sorted(rejects)), rejects_path, REJECTS)
     summary = ingest_summary(manifest, corpus=corpus, archive=str(archive), sha256=sha256, rejects=rejects)
-    Path(summary_path).write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(summary_path, summary)
     log.info("%s: %d samples, %d rejects from %s", corpus, manifest.num_rows, len(rejects), archive)
     for item, reason in sorted(rejects):
         log.warning("rejected %s: %s", item, reason)

@@ -6,7 +6,6 @@ format. The card says what the model takes (:data:`emorec.datasets.INPUTS`), whi
 its outputs are, how it was trained, on which data (SHA-256) and how long it took.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from emorec.errors import DataError
+from emorec.jsonio import read_json, write_json
 
 MODEL_FILES = {"sklearn": "model.skops", "keras": "model.keras"}
 #: Module prefixes whose types a skops file may contain.
@@ -57,16 +57,12 @@ def save_model(estimator: Any, directory: str | Path, *, framework: str, card: d
 
         skops.io.dump(estimator, path)
     card = {**card, "framework": framework, "file": path.name}
-    (directory / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    write_json(directory / "card.json", card)
 
 
 def read_card(directory: str | Path) -> dict[str, Any]:
     """The ``card.json`` of a saved model."""
-    path = Path(directory) / "card.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read model card: {exc}") from exc
+    return read_json(Path(directory) / "card.json")
 
 
 def load_model(directory: str | Path) -> TrainedModel:

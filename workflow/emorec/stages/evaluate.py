@@ -48,6 +48,14 @@ def per_class_frame(result: dict[str, Any], labels: list[str], **keys: str) -> p
     return frame.round({"precision": 6, "recall": 6, "f1": 6})
 
 
+def write_confusion(out_dir: Path, y_true: np.ndarray, result: dict[str, Any], labels: list[str], *, title: str) -> None:
+    """``confusion.csv`` (actual, predicted per sample: DVC's confusion template) and the
+    row-normalised ``confusion.png`` of one evaluation ``result``."""
+    names = np.asarray(labels, dtype=object)
+    pd.DataFrame({"actual": names[y_true], "predicted": names[result["y_pred"]]}).to_csv(out_dir / "confusion.csv", index=False)
+    confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=title)
+
+
 def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str | Path, prefix: str) -> dict[str, float | int]:
     """Predict every sample of ``features`` with the model in ``model_dir`` and report."""
     out_dir = Path(out_dir)
@@ -93,8 +101,7 @@ def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str 
             frames.append(per_class_frame(result, labels, corpus=corpus, split=split))
             log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", key, split, result["accuracy"], result["macro_f1"], result["n"])
             if split == "test" and corpus == "all":
-                pd.DataFrame({"actual": truth[rows], "predicted": [labels[i] for i in y_pred[rows]]}).to_csv(out_dir / "confusion.csv", index=False)
-                confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=f"{prefix}: test (n={result['n']})")
+                write_confusion(out_dir, y_true[rows], result, labels, title=f"{prefix}: test (n={result['n']})")
     pd.concat(frames).to_csv(out_dir / "per_class.csv", index=False)
     write_metrics(out_dir / "metrics.json", metrics)
     return metrics

@@ -21,8 +21,8 @@ from emorec.errors import DataError
 from emorec.fusion import fscore_weights, fuse, pair_by_label, to_common_space
 from emorec.labels import LABELS
 from emorec.metrics import evaluate
-from emorec.plots import confusion_png, f1_bars_png
-from emorec.stages.evaluate import per_class_frame, split_metrics
+from emorec.plots import f1_bars_png
+from emorec.stages.evaluate import per_class_frame, split_metrics, write_confusion
 from emorec.stages.report import write_metrics
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ def run_fusion(*, audio_predictions: str | Path, visual_predictions: str | Path,
         }))
         log.info("%-11s accuracy %.3f, macro-F1 %.3f", method, result["accuracy"], result["macro_f1"])
         if method == "fscore":
-            pd.DataFrame({"actual": [common[i] for i in y], "predicted": [common[i] for i in result["y_pred"]]}).to_csv(out_dir / "confusion.csv", index=False)
-            confusion_png(result["confusion"], common, out_dir / "confusion.png", title=f"F-score fusion: {len(y)} simulated test pairs")
+            write_confusion(out_dir, y, result, common, title=f"F-score fusion: {len(y)} simulated test pairs")
     pd.concat(per_class).to_csv(out_dir / "per_class.csv", index=False)
     pd.concat(predictions).to_parquet(out_dir / "predictions.parquet", index=False)
     f1_bars_png(f1, common, out_dir / "f1.png", title="per-class F1 on the simulated test pairs")

@@ -5,7 +5,6 @@ joins them into ``reports/metrics.json``, and :func:`results_markdown` renders t
 results table from that one file.
 """
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from emorec.errors import DataError
+from emorec.jsonio import read_json, write_json
 
 #: Decimal places kept in metrics files: stable diffs, no float noise.
 DECIMALS = 6
@@ -28,23 +28,9 @@ def scalar(value: Any) -> float | int:
     return round(float(value), DECIMALS)
 
 
-def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
-    """Sorted, indented JSON with a trailing newline (byte-stable for equal data)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> None:
     """Write flat scalar metrics."""
     write_json(path, {k: scalar(v) for k, v in metrics.items()})
-
-
-def read_json(path: str | Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read JSON: {exc}") from exc
 
 
 def merge_metrics(paths: Iterable[str | Path]) -> dict[str, float | int]:

@@ -21,9 +21,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from emorec.archives import file_sha256
 from emorec.datasets import model_input, read_features
-from emorec.models.store import load_model
-from emorec.stages.report import read_json, write_json
+from emorec.models.store import load_model, read_card
+from emorec.jsonio import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +73,13 @@ def git_state(root: str | Path = ".") -> tuple[str, bool]:
     return commit, bool(dirty)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "none"
-
-
 def pipeline_tags(*, params: Mapping[str, Any], metrics_path: str | Path, summaries: Sequence[str | Path], demo: bool) -> dict[str, str]:
     """Tags of the parent run, including :data:`VERSION_TAG`."""
     commit, dirty = git_state()
     tags = {
         "git.commit": commit,
         "git.dirty": str(dirty).lower(),
-        "dvc.lock.sha256": _sha256(Path("dvc.lock")),
+        "dvc.lock.sha256": file_sha256("dvc.lock") if Path("dvc.lock").exists() else "none",
         "data": "demo" if demo else "real",
     }
     for path in summaries:
@@ -175,7 +172,7 @@ def track_pipeline(
         for model in models:
             prefix = f"{model.modality}.{model.name}"
             with mlflow.start_run(run_name=prefix, nested=True) as run:
-                card = read_json(Path(model.model_dir) / "card.json")
+                card = read_card(model.model_dir)
                 mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
                 mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
                 mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
