@@ -50,7 +50,7 @@ def test_dag_writes_every_table_with_its_schema(run):
         assert pq.read_schema(run / f"data/interim/{corpus}/rejects.parquet").equals(REJECTS)
         summary = json.loads((run / f"data/interim/{corpus}/summary.json").read_text())
         assert summary["rejects"] == 0 and len(summary["archive_sha256"]) == 64
-    audio = pq.read_table(run / "data/features/ravdess/audio.parquet")
+    audio = pq.read_table(run / "data/features/audio.parquet")
     assert audio.schema.equals(audio_features_schema(n_mfcc=20, n_mels=64, frames=128), check_metadata=False)
     assert audio.num_rows == 4 * 60
     assert sorted(set(audio.column("split").to_pylist())) == ["test", "train", "val"]
@@ -128,7 +128,7 @@ def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
 
     for modality, name in (("audio", "svm"), ("visual", "cnn")):
         model = mlflow.pyfunc.load_model(f"models:/emorec-{modality}-{name}/1")
-        features = pq.read_table(run / ("data/features/ravdess/audio.parquet" if modality == "audio" else "data/features/fer2013/faces.parquet"))
+        features = pq.read_table(run / ("data/features/audio.parquet" if modality == "audio" else "data/features/fer2013/faces.parquet"))
         row = model_input(features.slice(0, 1), "descriptors" if modality == "audio" else "pixels")
         proba = model.predict(row)
         assert proba.shape[0] == 1 and abs(float(proba.sum()) - 1) < 1e-4

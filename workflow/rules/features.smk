@@ -1,4 +1,5 @@
-# Manifests -> feature tables. Audio is sharded by speaker so -j8 (or a cluster) parallelises it.
+# Manifests -> feature tables. Audio is sharded by speaker so -j8 (or a cluster) parallelises it;
+# the shards of every corpus in corpora.speech merge straight into the one table the models read.
 
 
 wildcard_constraints:
@@ -29,13 +30,13 @@ rule audio_features_shard:
 
 rule audio_features:
     input:
-        tables=lambda wc: audio_shards(wc.corpus),
+        tables=[shard for corpus in SPEECH_CORPORA for shard in audio_shards(corpus)],
     output:
-        table="data/features/{corpus}/audio.parquet",
+        table=FEATURE_TABLES["audio"],
     params:
         audio=config["features"]["audio"],
     log:
-        "logs/features/{corpus}/merge.log",
+        "logs/features/audio.log",
     threads: 1
     resources:
         mem_mb=mem_of("features"),
@@ -63,22 +64,3 @@ rule face_features:
         "../envs/emorec.yaml"
     script:
         "../scripts/face_features.py"
-
-
-rule audio_features_combined:
-    input:
-        tables=[f"data/features/{corpus}/audio.parquet" for corpus in SPEECH_CORPORA],
-    output:
-        table="data/features/audio.parquet",
-    params:
-        audio=config["features"]["audio"],
-    log:
-        "logs/features/combined.log",
-    threads: 1
-    resources:
-        mem_mb=mem_of("features"),
-        runtime=runtime_of("features"),
-    conda:
-        "../envs/emorec.yaml"
-    script:
-        "../scripts/audio_features_merge.py"

@@ -1,35 +1,41 @@
 """Audio features: aggregated frame descriptors and a fixed-size log-mel array per clip.
 
-One STFT per clip feeds the mel spectrogram, MFCCs (with deltas), spectral centroid and
-roll-off; RMS comes from the spectrum; zero-crossing rate and YIN pitch from the waveform
-(:mod:`emorec.features.pitch`, no JIT: safe in parallel jobs). Clips are decoded
-straight from the archive at the configured rate. Work is split into shards by speaker so
-Snakemake runs shards in parallel; :func:`merge_audio_shards` joins them.
+Clips are processed in batches: element-wise work and per-clip statistics (segment
+reductions) run on the frames of all clips in a batch at once, while FFTs and matrix
+products run clip by clip, so a clip's features are bit-identical whatever batch or shard it
+lands in. One STFT feeds the mel spectrogram, MFCCs (with deltas), RMS, spectral centroid
+and roll-off; the zero-crossing rate comes from the same frames; YIN pitch
+(:mod:`emorec.features.pitch`) runs on non-silent frames only, the only ones its descriptors
+use. Clips are decoded straight from the archive at the configured rate. Work is split into
+shards by speaker so Snakemake runs shards in parallel; :func:`merge_audio_shards` joins
+them into one table.
 """
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import scipy.fft
 
 from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
 from emorec.features.pitch import yin, zero_crossing_rate
-from emorec.jit import import_librosa
-from emorec.tables import STATS, audio_descriptor_names, audio_features_schema, write_table
+from emorec.features.spectral import dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas
+from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
 
 log = logging.getLogger(__name__)
-librosa = import_librosa()
 
 #: Power floor of the log-mel arrays (dB relative to full scale); padding uses this value.
 DB_FLOOR = -100.0
 #: Frames quieter than this (dB below the clip's loudest frame) count as silence.
 SILENCE_DB = 30.0
+#: Clips per batch: large enough to amortise NumPy calls, small enough to stay in cache-friendly memory.
+BATCH_CLIPS = 32
 
 
 @dataclass(frozen=True)
@@ -51,17 +57,52 @@ class AudioFeatureParams:
     def schema(self) -> pa.Schema:
         return audio_features_schema(n_mfcc=self.n_mfcc, n_mels=self.n_mels, frames=self.frames)
 
+    @property
+    def pitch_frame_length(self) -> int:
+        """YIN frames hold at least 2.2 periods of the lowest pitch searched."""
+        return max(self.n_fft, int(np.ceil(2.2 * self.sample_rate / self.fmin_hz)))
 
-def _stats(x: np.ndarray) -> np.ndarray:
-    """mean, std, min, max over the last axis.
+
+def segment_stats(x: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """mean, std, min, max of each clip's frames (only those in ``mask``); zeros if none.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_frames, k)]
+        Frames of several clips one after another.
+    starts : np.ndarray [shape=(n_clips + 1,)]
+        Offset of each clip's first frame, then ``n_frames``; every clip has a frame.
+    mask : np.ndarray [shape=(n_frames,), dtype=bool], optional
 
     Returns
     -------
-    np.ndarray [shape=(..., 4)]
+    np.ndarray [shape=(n_clips, k, len(STATS)), dtype=float64]
     """
-    if x.shape[-1] == 0:
-        return np.zeros((*x.shape[:-1], len(STATS)), dtype=np.float64)
-    return np.stack([x.mean(-1), x.std(-1), x.min(-1), x.max(-1)], axis=-1)
+    x = np.asarray(x, dtype=np.float64)
+    keep = np.ones(x.shape[0], dtype=bool) if mask is None else mask
+    clip = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    count = np.add.reduceat(keep.astype(np.float64), starts[:-1])[:, None]
+    kept = keep[:, None]
+    mean = np.add.reduceat(np.where(kept, x, 0.0), starts[:-1]) / np.maximum(count, 1)
+    var = np.add.reduceat(np.where(kept, x - mean[clip], 0.0) ** 2, starts[:-1]) / np.maximum(count, 1)
+    low = np.minimum.reduceat(np.where(kept, x, np.inf), starts[:-1])
+    high = np.maximum.reduceat(np.where(kept, x, -np.inf), starts[:-1])
+    stats = np.stack([mean, np.sqrt(var), low, high], axis=-1)
+    stats[count[:, 0] == 0] = 0.0
+    return stats
+
+
+def clipwise_matmul(x: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``x @ weights`` one clip's frames at a time.
+
+    BLAS picks its kernels by matrix shape, so a clip's product could differ in the last bit
+    with other clips batched beside it; per clip, a clip's features never depend on its
+    neighbours (nor on how many shards there are).
+    """
+    out = np.empty((x.shape[0], *weights.shape[1:]), dtype=np.result_type(x, weights))
+    for begin, end in zip(starts[:-1], starts[1:]):
+        np.matmul(x[begin:end], weights, out=out[begin:end])
+    return out
 
 
 def fixed_frames(logmel: np.ndarray, active: np.ndarray, *, frames: int) -> np.ndarray:
@@ -94,53 +135,73 @@ class AudioFeatureExtractor:
 
     def __init__(self, params: AudioFeatureParams) -> None:
         self.p = params
-        self.mel_basis = librosa.filters.mel(sr=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels)
+        self.mel_basis_t = mel_filters(sample_rate=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels).T
+        self.dct_t = dct_matrix(n_out=params.n_mfcc, n_in=params.n_mels).T
+        self.bin_hz = np.linspace(0, params.sample_rate / 2, params.n_fft // 2 + 1).astype(np.float32)
 
     def __call__(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Features of one mono clip at ``params.sample_rate``.
+        """Features of one mono clip at ``params.sample_rate``: :meth:`batch` of one."""
+        descriptors, logmels = self.batch([y])
+        return descriptors[0], logmels[0]
+
+    def _pitch(self, clips: Sequence[np.ndarray], active: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """f0 of every active frame (0 elsewhere), on frames centred like the STFT frames."""
+        p = self.p
+        f0 = np.zeros(active.size, dtype=np.float32)
+        for y, begin, end in zip(clips, starts[:-1], starts[1:]):
+            frames = frame_signal(y, frame_length=p.pitch_frame_length, hop_length=p.hop_length, n_frames=end - begin)
+            mine = active[begin:end]
+            f0[begin:end][mine] = yin(frames[mine], sr=p.sample_rate, fmin=p.fmin_hz, fmax=p.fmax_hz)
+        return f0
+
+    def batch(self, clips: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Features of mono clips at ``params.sample_rate``.
 
         Parameters
         ----------
-        y : np.ndarray [shape=(n,), dtype=float32]
+        clips : sequence of np.ndarray [shape=(n,), dtype=float32]
 
         Returns
         -------
-        descriptors : np.ndarray [shape=(len(audio_descriptor_names),), dtype=float32]
-        logmel : np.ndarray [shape=(n_mels, frames), dtype=float32]
+        descriptors : np.ndarray [shape=(len(clips), len(audio_descriptor_names)), dtype=float32]
+        logmels : np.ndarray [shape=(len(clips), n_mels, frames), dtype=float32]
         """
         p = self.p
-        if y.size < p.n_fft:
-            y = np.pad(y, (0, p.n_fft - y.size))
-        power = np.abs(librosa.stft(y, n_fft=p.n_fft, hop_length=p.hop_length)) ** 2
+        clips = [np.pad(y, (0, max(p.n_fft - y.size, 0))) for y in clips]
+        framed = [frame_signal(y, frame_length=p.n_fft, hop_length=p.hop_length) for y in clips]
+        starts = np.concatenate([[0], np.cumsum([f.shape[0] for f in framed])])
+        clip_of = np.repeat(np.arange(len(clips)), np.diff(starts))
+
+        # FFTs and products run per clip: batched, SIMD lanes could round a clip differently
+        power = np.concatenate([power_spectrum(f) for f in framed])
         magnitude = np.sqrt(power)
-        logmel_full = librosa.power_to_db(self.mel_basis @ power, ref=1.0, amin=10 ** (DB_FLOOR / 10), top_db=None)
-        mfcc = scipy.fft.dct(logmel_full, axis=0, type=2, norm="ortho")[: p.n_mfcc]
-        delta = librosa.feature.delta(mfcc, mode="nearest")
-        delta2 = librosa.feature.delta(mfcc, order=2, mode="nearest")
-        rms = librosa.feature.rms(S=magnitude, frame_length=p.n_fft)[0]
-        zcr = zero_crossing_rate(y, frame_length=p.n_fft, hop_length=p.hop_length)
-        centroid = librosa.feature.spectral_centroid(S=magnitude, sr=p.sample_rate)[0]
-        rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=p.sample_rate, roll_percent=p.rolloff_percent)[0]
-        frame_length = max(p.n_fft, int(np.ceil(2.2 * p.sample_rate / p.fmin_hz)))
-        f0 = yin(y, sr=p.sample_rate, fmin=p.fmin_hz, fmax=p.fmax_hz, frame_length=frame_length, hop_length=p.hop_length)
+        logmel = 10 * np.log10(np.maximum(clipwise_matmul(power, self.mel_basis_t, starts), 10 ** (DB_FLOOR / 10)))
+        mfcc = clipwise_matmul(logmel, self.dct_t, starts)
+        energy = 2 * power.sum(axis=1) - power[:, 0] - (power[:, -1] if p.n_fft % 2 == 0 else 0)
+        rms = np.sqrt(np.maximum(energy, 0) / p.n_fft**2)
+        total = magnitude.sum(axis=1)
+        centroid = clipwise_matmul(magnitude, self.bin_hz, starts) / np.where(total > np.finfo(np.float32).tiny, total, 1)
+        cumulative = np.cumsum(magnitude, axis=1)
+        rolloff = self.bin_hz[np.argmax(cumulative >= p.rolloff_percent * cumulative[:, -1:], axis=1)]
+
         rms_db = 20 * np.log10(rms + 1e-10)
-        active = rms_db > rms_db.max() - SILENCE_DB
-        n = min(f0.size, active.size)
-        voiced = active[:n] & (f0[:n] > p.fmin_hz * 1.05) & (f0[:n] < p.fmax_hz * 0.95)
+        active = rms_db > np.maximum.reduceat(rms_db, starts[:-1])[clip_of] - SILENCE_DB
+        f0 = self._pitch(clips, active, starts)
+        voiced = active & (f0 > p.fmin_hz * 1.05) & (f0 < p.fmax_hz * 0.95)
+
+        per_frame = np.column_stack(
+            [mfcc, segment_deltas(mfcc, starts, order=1), segment_deltas(mfcc, starts, order=2), rms, np.concatenate([zero_crossing_rate(f) for f in framed]), centroid, rolloff]
+        )
         descriptors = np.concatenate(
             [
-                _stats(mfcc).ravel(),
-                _stats(delta).ravel(),
-                _stats(delta2).ravel(),
-                _stats(rms),
-                _stats(zcr),
-                _stats(centroid),
-                _stats(rolloff),
-                _stats(f0[:n][voiced]),
-                [voiced.mean() if n else 0.0],
-            ]
+                segment_stats(per_frame, starts).reshape(len(clips), -1),
+                segment_stats(f0[:, None], starts, voiced).reshape(len(clips), -1),
+                (np.add.reduceat(voiced.astype(np.float64), starts[:-1]) / np.diff(starts))[:, None],
+            ],
+            axis=1,
         ).astype(np.float32)
-        return descriptors, fixed_frames(logmel_full, active, frames=p.frames)
+        logmels = np.stack([fixed_frames(logmel[b:e].T, active[b:e], frames=p.frames) for b, e in zip(starts[:-1], starts[1:])])
+        return descriptors, logmels
 
 
 def shard_speakers(speakers: list[str], *, shard: int, shards: int) -> list[str]:
@@ -152,27 +213,28 @@ def extract_audio_shard(
     *, manifest_path: str | Path, archive: str | Path, output_path: str | Path, shard: int, params: AudioFeatureParams, max_compression_ratio: float = 100.0
 ) -> int:
     """Extract features for every manifest clip of one speaker shard; returns the row count."""
-    manifest = pq.read_table(manifest_path).to_pandas()
-    mine = shard_speakers(manifest["speaker"].tolist(), shard=shard, shards=params.shards)
-    rows = manifest[manifest["speaker"].isin(mine)].sort_values("sample_id")
+    manifest = pq.read_table(manifest_path)
+    mine = shard_speakers(manifest.column("speaker").to_pylist(), shard=shard, shards=params.shards)
+    rows = manifest.filter(pc.is_in(manifest.column("speaker"), pa.array(mine, pa.string()))).sort_by("sample_id")
     extractor = AudioFeatureExtractor(params)
     names = audio_descriptor_names(n_mfcc=params.n_mfcc)
-    descriptors = np.zeros((len(rows), len(names)), dtype=np.float32)
-    logmels = np.zeros((len(rows), params.n_mels * params.frames), dtype=np.float32)
+    descriptors = np.zeros((rows.num_rows, len(names)), dtype=np.float32)
+    logmels = np.zeros((rows.num_rows, params.n_mels * params.frames), dtype=np.float32)
     started = time.perf_counter()
+    members = rows.column("member").to_pylist()
     with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
-        for i, member in enumerate(rows["member"]):
-            y = decode_mono(arc.read(member), sample_rate=params.sample_rate)
-            d, m = extractor(y)
-            descriptors[i], logmels[i] = d, m.ravel()
-            if (i + 1) % 50 == 0 or i + 1 == len(rows):
-                log.info("shard %d: %d/%d clips (%.1f s)", shard, i + 1, len(rows), time.perf_counter() - started)
-    columns = {c: pa.array(rows[c].to_numpy()) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}
+        for first in range(0, len(members), BATCH_CLIPS):
+            batch = members[first : first + BATCH_CLIPS]
+            clips = [decode_mono(arc.read(member), sample_rate=params.sample_rate) for member in batch]
+            descriptors[first : first + len(batch)], logmel = extractor.batch(clips)
+            logmels[first : first + len(batch)] = logmel.reshape(len(batch), -1)
+            log.info("shard %d: %d/%d clips (%.1f s)", shard, first + len(batch), len(members), time.perf_counter() - started)
+    columns = {c: rows.column(c) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}
     columns.update({name: pa.array(descriptors[:, j]) for j, name in enumerate(names)})
     columns["logmel"] = pa.FixedSizeListArray.from_arrays(pa.array(logmels.ravel()), params.n_mels * params.frames)
     write_table(pa.table(columns), output_path, params.schema)
-    log.info("shard %d: speakers %s -> %d rows", shard, ", ".join(mine) or "none", len(rows))
-    return len(rows)
+    log.info("shard %d: speakers %s -> %d rows", shard, ", ".join(mine) or "none", rows.num_rows)
+    return rows.num_rows
 
 
 def merge_audio_shards(*, shard_paths: list[str | Path], output_path: str | Path, params: AudioFeatureParams) -> None:

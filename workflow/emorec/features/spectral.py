@@ -1,0 +1,127 @@
+"""Spectral building blocks in NumPy/SciPy: frames, power spectra, mel filters, DCT, deltas.
+
+They compute what ``librosa`` computes (the tests check agreement), for two reasons: they
+work on the frames of many clips at once, and importing librosa's feature modules costs
+about 2 s of numba start-up in every process, which every feature shard job would pay.
+"""
+
+import math
+
+import numpy as np
+import scipy.fft
+
+
+def frame_signal(y: np.ndarray, *, frame_length: int, hop_length: int, n_frames: int | None = None) -> np.ndarray:
+    """Centred frames of ``y`` (zero padding of ``frame_length // 2`` on both sides).
+
+    Parameters
+    ----------
+    n_frames : int, optional
+        How many frames to take (more zero padding at the end if needed); by default
+        ``1 + len(y) // hop_length`` for an even ``frame_length``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, frame_length)]
+        A read-only strided view, one frame per row (aligned with ``librosa.stft`` frames).
+    """
+    half = frame_length // 2
+    if n_frames is None:
+        n_frames = 1 + (y.size + 2 * half - frame_length) // hop_length
+    padded = np.pad(y, (half, max(half, (n_frames - 1) * hop_length + frame_length - half - y.size)))
+    return np.lib.stride_tricks.as_strided(
+        padded, shape=(n_frames, frame_length), strides=(padded.strides[0] * hop_length, padded.strides[0]), writeable=False
+    )
+
+
+def power_spectrum(frames: np.ndarray) -> np.ndarray:
+    """Power spectra of Hann-windowed frames (``|librosa.stft|**2``, frame per row).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, frame_length // 2 + 1), dtype=float32]
+    """
+    n = frames.shape[1]
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)  # periodic Hann
+    spectrum = scipy.fft.rfft(frames * window, axis=1)
+    return spectrum.real**2 + spectrum.imag**2
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27), linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def mel_filters(*, sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Triangular, area-normalised mel filters from 0 Hz to Nyquist (``librosa.filters.mel``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_fft // 2 + 1), dtype=float32]
+    """
+    fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(rising, falling)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def dct_matrix(*, n_out: int, n_in: int) -> np.ndarray:
+    """The first ``n_out`` rows of the orthonormal DCT-II (``scipy.fft.dct(norm="ortho")``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_out, n_in), dtype=float32]
+    """
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None, :]
+    basis = np.sqrt(2.0 / n_in) * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in))
+    basis[0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+def savgol_weights(*, width: int, order: int) -> np.ndarray:
+    """Weights of the Savitzky-Golay estimate of the ``order``-th derivative (polynomial of
+    degree ``order`` fitted over ``width`` frames), as ``librosa.feature.delta`` uses them.
+
+    Returns
+    -------
+    np.ndarray [shape=(width,)]
+        ``sum(w[j] * x[t - width // 2 + j])`` is the derivative at ``t``.
+    """
+    if width < 3 or width % 2 == 0 or order < 1 or order >= width:
+        raise ValueError(f"width must be odd and >= 3 and 1 <= order < width (got width={width}, order={order})")
+    offsets = np.arange(width) - width // 2
+    vandermonde = offsets[:, None] ** np.arange(order + 1)[None, :]
+    return math.factorial(order) * np.linalg.pinv(vandermonde)[order]
+
+
+def segment_deltas(x: np.ndarray, starts: np.ndarray, *, order: int, width: int = 9) -> np.ndarray:
+    """Per-segment derivatives along frames, edges padded by the nearest frame of the segment.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_frames, d)]
+        Frames of several clips one after another.
+    starts : np.ndarray [shape=(n_clips + 1,)]
+        Offset of each clip's first frame, then ``n_frames``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, d), dtype=float32]
+        ``librosa.feature.delta(clip.T, order=order, width=width, mode="nearest").T`` per clip.
+    """
+    lengths = np.diff(starts)
+    clip = np.repeat(np.arange(lengths.size), lengths)
+    offsets = np.arange(width) - width // 2
+    neighbours = np.clip(np.arange(x.shape[0])[:, None] + offsets[None, :], starts[clip, None], starts[clip + 1, None] - 1)
+    return np.einsum("fwd,w->fd", x[neighbours], savgol_weights(width=width, order=order).astype(np.float32)).astype(np.float32)
