@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 from emorec.archives import MISSING_HINT
+from emorec.codedeps import module_files
 from emorec.errors import DataError
 from emorec.locks import clear_stale_locks
 from emorec.params import validate_params
@@ -39,6 +40,16 @@ def archive(corpus):
 
 for _corpus in [*SPEECH_CORPORA, "fer2013"]:
     archive(_corpus)
+
+
+#: The folder holding the rule scripts and the emorec package.
+WORKFLOW_DIR = Path(workflow.basedir) / "workflow"
+
+
+def code(script):
+    """The package modules a rule script runs, as inputs: editing one (or checking out another
+    commit) reruns the rules that run it, which Snakemake's own code trigger would miss."""
+    return [os.path.relpath(path) for path in module_files(WORKFLOW_DIR / "scripts" / script, WORKFLOW_DIR)]
 
 
 def threads_of(stage):

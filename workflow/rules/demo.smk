@@ -2,6 +2,8 @@
 
 
 rule demo_ravdess:
+    input:
+        code=code("demo_ravdess.py"),
     output:
         archive=DEMO_ARCHIVES["ravdess"],
     params:
@@ -19,6 +21,8 @@ rule demo_ravdess:
 
 
 rule demo_fer2013:
+    input:
+        code=code("demo_fer2013.py"),
     output:
         archive=DEMO_ARCHIVES["fer2013"],
     params:

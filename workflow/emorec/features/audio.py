@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def clipwise_matmul(x: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> n
     neighbours (nor on how many shards there are).
     """
     out = np.empty((x.shape[0], *weights.shape[1:]), dtype=np.result_type(x, weights))
-    for begin, end in zip(starts[:-1], starts[1:]):
+    for begin, end in pairwise(starts):
         np.matmul(x[begin:end], weights, out=out[begin:end])
     return out
 
@@ -200,7 +201,7 @@ class AudioFeatureExtractor:
             ],
             axis=1,
         ).astype(np.float32)
-        logmels = np.stack([fixed_frames(logmel[b:e].T, active[b:e], frames=p.frames) for b, e in zip(starts[:-1], starts[1:])])
+        logmels = np.stack([fixed_frames(logmel[b:e].T, active[b:e], frames=p.frames) for b, e in pairwise(starts)])
         return descriptors, logmels
 
 
