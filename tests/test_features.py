@@ -11,11 +11,10 @@ from emorec.features.audio import (
     AudioFeatureParams,
     extract_audio_shard,
     fixed_frames,
-    merge_audio_shards,
     shard_speakers,
 )
 from emorec.features.faces import equalize, face_features
-from emorec.tables import FACE_FEATURES, FACE_MANIFEST, FACE_PIXELS, audio_descriptor_names, audio_features_schema, pixels_array, pixels_numpy, write_table
+from emorec.tables import FACE_FEATURES, merge_tables, FACE_MANIFEST, FACE_PIXELS, audio_descriptor_names, audio_features_schema, pixels_array, pixels_numpy, write_table
 
 
 @pytest.mark.parametrize("n_mfcc", [5, 20])
@@ -74,7 +73,7 @@ def test_audio_shards_merge_to_the_schema(tmp_path):
     shards = [tmp_path / f"{i}.parquet" for i in range(2)]
     counts = [extract_audio_shard(manifest_path=manifest, archive=archive, output_path=p, shard=i, params=params) for i, p in enumerate(shards)]
     assert counts == [4, 2]
-    merge_audio_shards(shard_paths=shards, output_path=tmp_path / "audio.parquet", params=params)
+    assert merge_tables(shards, tmp_path / "audio.parquet", params.schema) == 6
     table = pq.read_table(tmp_path / "audio.parquet")
     assert table.schema.equals(audio_features_schema(n_mfcc=8, n_mels=16, frames=24), check_metadata=False)
     assert table.schema.metadata[b"logmel_shape"] == b"16,24"

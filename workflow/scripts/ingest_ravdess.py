@@ -10,5 +10,6 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         summary_path=snakemake.output.summary,
         val_actors=corpus["val_actors"],
         test_actors=corpus["test_actors"],
+        threads=snakemake.threads,
         **ingest,
     )

@@ -11,5 +11,6 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         summary_path=snakemake.output.summary,
         val_speakers=[str(s) for s in corpus["val_speakers"]],
         test_speakers=[str(s) for s in corpus["test_speakers"]],
+        threads=snakemake.threads,
         **ingest,
     )

@@ -6,6 +6,7 @@ for names it cannot use); this loop adds the safety checks, audio probing, split
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -13,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from emorec.archives import file_sha256, open_archive
+from emorec.archives import Archive, file_sha256, open_archive
 from emorec.audio_io import probe_wav
 from emorec.ingest import write_ingest
 from emorec.labels import label_id
@@ -44,6 +45,15 @@ def metadata_reason(name: str) -> str | None:
     return None
 
 
+def _inspect(arc: Archive, name: str) -> tuple[Any, str]:
+    """A member's audio header and content hash, or the reason it is not audio (and "")."""
+    data = arc.read(name)
+    try:
+        return probe_wav(data), hashlib.blake2b(data, digest_size=16).hexdigest()
+    except RuntimeError as exc:
+        return str(exc), ""
+
+
 def ingest_audio_archive(
     archive: str | Path,
     *,
@@ -52,6 +62,7 @@ def ingest_audio_archive(
     split_of: Callable[[Mapping[str, Any]], str],
     max_compression_ratio: float,
     describe_other: Callable[[str], str | None] | None = None,
+    threads: int = 1,
 ) -> IngestResult:
     """Read every member of a speech archive in place into manifest rows or rejects.
 
@@ -59,11 +70,14 @@ def ingest_audio_archive(
     the parser's columns plus ``member``, ``split``, ``label_id``, audio header facts and a
     content hash; every other member becomes a reject with its reason. ``describe_other``
     may explain a non-WAV member better than its suffix (e.g. a RAVDESS video's modality).
+    Members are read on ``threads`` threads; rows keep the members' sorted order.
     """
     seen: dict[str, str] = {}
-    with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
-        result = IngestResult(corpus=corpus, archive=str(archive), sha256=file_sha256(archive))
+    with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc, ThreadPoolExecutor(threads) as pool:
+        checksum = pool.submit(file_sha256, archive)
+        result = IngestResult(corpus=corpus, archive=str(archive), sha256="")
         names, result.rejects = arc.members()
+        parsed: list[tuple[str, dict[str, Any]]] = []
         for name in names:
             reason = metadata_reason(name)
             if reason is None and not name.lower().endswith(".wav"):
@@ -75,16 +89,16 @@ def ingest_audio_archive(
                     reason = f"unparseable name: {exc}"
             if reason is None and row["sample_id"] in seen:
                 reason = f"duplicate sample id {row['sample_id']} (first seen as {seen[row['sample_id']]})"
-            if reason is None:
-                data = arc.read(name)
-                try:
-                    info = probe_wav(data)
-                except RuntimeError as exc:
-                    reason = str(exc)
             if reason is not None:
                 result.rejects.append((name, reason))
                 continue
             seen[row["sample_id"]] = name
+            parsed.append((name, row))
+        # reading, checking and hashing members releases the GIL: threads overlap them
+        for (name, row), (info, digest) in zip(parsed, pool.map(lambda item: _inspect(arc, item[0]), parsed)):
+            if isinstance(info, str):
+                result.rejects.append((name, info))
+                continue
             row.update(
                 corpus=corpus,
                 member=name,
@@ -94,9 +108,10 @@ def ingest_audio_archive(
                 channels=info.channels,
                 frames=info.frames,
                 duration_s=info.frames / info.samplerate,
-                content_hash=hashlib.blake2b(data, digest_size=16).hexdigest(),
+                content_hash=digest,
             )
             result.rows.append(row)
+        result.sha256 = checksum.result()
     result.rejects.sort()
     return result
 

@@ -116,6 +116,7 @@ def ingest_ravdess(
     test_actors: Sequence[int],
     max_reject_fraction: float,
     max_compression_ratio: float,
+    threads: int = 1,
 ) -> None:
     """Ingest a RAVDESS archive (zip or folder) into manifest, rejects and summary files."""
     split = SpeakerSplit(val=[f"Actor_{a:02d}" for a in val_actors], test=[f"Actor_{a:02d}" for a in test_actors])
@@ -126,6 +127,7 @@ def ingest_ravdess(
         describe_other=ravdess_video_reason,
         split_of=lambda row: split.of(row["speaker"]),
         max_compression_ratio=max_compression_ratio,
+        threads=threads,
     )
     write_audio_ingest(
         result,

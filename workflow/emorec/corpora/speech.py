@@ -40,6 +40,7 @@ def ingest_speech_corpus(
     test_speakers: Sequence[str],
     max_reject_fraction: float,
     max_compression_ratio: float,
+    threads: int = 1,
 ) -> None:
     """Ingest a TESS, SAVEE or CREMA-D archive (zip or folder) into manifest, rejects and
     summary files. Speakers are given as in the corpus (``OAF``, ``DC``, ``1001``)."""
@@ -50,6 +51,7 @@ def ingest_speech_corpus(
         parse_member=member_parser(corpus, archive, max_compression_ratio=max_compression_ratio),
         split_of=lambda row: split.of(row["speaker"]),
         max_compression_ratio=max_compression_ratio,
+        threads=threads,
     )
     write_audio_ingest(
         result, schema=AUDIO_MANIFEST, manifest_path=manifest_path, rejects_path=rejects_path,

@@ -7,8 +7,8 @@ lands in. One STFT feeds the mel spectrogram, MFCCs (with deltas), RMS, spectral
 and roll-off; the zero-crossing rate comes from the same frames; YIN pitch
 (:mod:`emorec.features.pitch`) runs on non-silent frames only, the only ones its descriptors
 use. Clips are decoded straight from the archive at the configured rate. Work is split into
-shards by speaker so Snakemake runs shards in parallel; :func:`merge_audio_shards` joins
-them into one table.
+shards by speaker so Snakemake runs shards in parallel; :func:`emorec.tables.merge_tables`
+joins them into one table.
 """
 
 import logging
@@ -236,11 +236,3 @@ def extract_audio_shard(
     write_table(pa.table(columns), output_path, params.schema)
     log.info("shard %d: speakers %s -> %d rows", shard, ", ".join(mine) or "none", rows.num_rows)
     return rows.num_rows
-
-
-def merge_audio_shards(*, shard_paths: list[str | Path], output_path: str | Path, params: AudioFeatureParams) -> None:
-    """Concatenate feature tables (speaker shards, or whole corpora) into one, sorted by ``sample_id``."""
-    tables = [pq.read_table(path) for path in shard_paths]
-    merged = pa.concat_tables(tables).sort_by("sample_id")
-    write_table(merged, output_path, params.schema)
-    log.info("merged %d tables: %d rows", len(tables), merged.num_rows)

@@ -51,17 +51,20 @@ def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float, threshold: flo
     window = frame_length - max_period
     # lags <= max_period of the first ``window`` samples never reach past the frame: no wrap
     n_fft = scipy.fft.next_fast_len(frame_length, real=True)
+    # d(tau) = e(0) + e(tau) - 2 r(tau): e(tau) the energy of samples tau..tau+window, r(tau)
+    # the correlation of the first window with them; e and r from one inverse FFT
+    box = scipy.fft.rfft(np.ones(window, dtype=np.float32), n_fft)
     spectrum = scipy.fft.rfft(frames, n_fft, axis=1)
     head = scipy.fft.rfft(frames[:, :window], n_fft, axis=1)
-    cross = scipy.fft.irfft(spectrum * np.conj(head), n_fft, axis=1)[:, : max_period + 1]
-    power = np.zeros((n_frames, frame_length + 1), dtype=np.float32)
-    np.cumsum(frames * frames, axis=1, out=power[:, 1:])
+    squares = scipy.fft.rfft(frames * frames, n_fft, axis=1)
+    shifted = scipy.fft.irfft(squares * np.conj(box) - 2 * spectrum * np.conj(head), n_fft, axis=1)[:, : max_period + 1]
+    diff = np.maximum(np.einsum("ij,ij->i", frames[:, :window], frames[:, :window])[:, None] + shifted, 0.0)
     lags = np.arange(max_period + 1, dtype=np.float32)
-    diff = np.maximum(power[:, [window]] + power[:, window : window + max_period + 1] - power[:, : max_period + 1] - 2 * cross, 0.0)
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] * lags[1:] / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
-
-    search = cmnd[:, min_period : max_period + 1]
+    # cumulative-mean-normalised difference, only where the period is searched (lag 0 is 1)
+    running = np.cumsum(diff[:, 1:], axis=1)[:, min_period - 1 :]
+    np.maximum(running, 1e-12, out=running)
+    search = diff[:, min_period:] * lags[min_period:]
+    search /= running
     interior = np.zeros_like(search, dtype=bool)
     interior[:, 1:-1] = (search[:, 1:-1] < search[:, :-2]) & (search[:, 1:-1] <= search[:, 2:])
     candidate = interior & (search < threshold)
