@@ -53,12 +53,17 @@ def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float, threshold: flo
     n_fft = scipy.fft.next_fast_len(frame_length, real=True)
     # d(tau) = e(0) + e(tau) - 2 r(tau): e(tau) the energy of samples tau..tau+window, r(tau)
     # the correlation of the first window with them; e and r from one inverse FFT
-    box = scipy.fft.rfft(np.ones(window, dtype=np.float32), n_fft)
+    box = np.conj(scipy.fft.rfft(np.ones(window, dtype=np.float32), n_fft))
     spectrum = scipy.fft.rfft(frames, n_fft, axis=1)
-    head = scipy.fft.rfft(frames[:, :window], n_fft, axis=1)
-    squares = scipy.fft.rfft(frames * frames, n_fft, axis=1)
-    shifted = scipy.fft.irfft(squares * np.conj(box) - 2 * spectrum * np.conj(head), n_fft, axis=1)[:, : max_period + 1]
-    diff = np.maximum(np.einsum("ij,ij->i", frames[:, :window], frames[:, :window])[:, None] + shifted, 0.0)
+    correlation = np.conj(scipy.fft.rfft(frames[:, :window], n_fft, axis=1))
+    correlation *= spectrum
+    correlation *= -2
+    energy = scipy.fft.rfft(frames * frames, n_fft, axis=1)
+    energy *= box
+    correlation += energy
+    diff = scipy.fft.irfft(correlation, n_fft, axis=1)[:, : max_period + 1]
+    diff += np.einsum("ij,ij->i", frames[:, :window], frames[:, :window])[:, None]
+    np.maximum(diff, 0.0, out=diff)
     lags = np.arange(max_period + 1, dtype=np.float32)
     # cumulative-mean-normalised difference, only where the period is searched (lag 0 is 1)
     running = np.cumsum(diff[:, 1:], axis=1)[:, min_period - 1 :]
