@@ -6,8 +6,8 @@ for names it cannot use); this loop adds the safety checks, audio probing, split
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from emorec.archives import Archive, file_sha256, open_archive
-from emorec.audio_io import probe_wav
+from emorec.audio_io import AudioInfo, probe_wav
 from emorec.ingest import write_ingest
 from emorec.labels import label_id
 
@@ -45,7 +45,7 @@ def metadata_reason(name: str) -> str | None:
     return None
 
 
-def _inspect(arc: Archive, name: str) -> tuple[Any, str]:
+def _inspect(arc: Archive, name: str) -> tuple[AudioInfo | str, str]:
     """A member's audio header and content hash, or the reason it is not audio (and "")."""
     data = arc.read(name)
     try:
