@@ -46,8 +46,8 @@ for _corpus in [*SPEECH_CORPORA, "fer2013"]:
 WORKFLOW_DIR = Path(workflow.basedir) / "workflow"
 
 
-def code(script):
-    """The package modules a rule script runs, as inputs: editing one (or checking out another
+def package_code(script):
+    """Inputs naming the package modules a script runs: editing one (or checking out another
     commit) reruns the rules that run it, which Snakemake's own code trigger would miss."""
     return [os.path.relpath(path) for path in module_files(WORKFLOW_DIR / "scripts" / script, WORKFLOW_DIR)]
 

@@ -3,7 +3,7 @@
 
 rule demo_ravdess:
     input:
-        code=code("demo_ravdess.py"),
+        code=package_code("demo_ravdess.py"),
     output:
         archive=DEMO_ARCHIVES["ravdess"],
     params:
@@ -22,7 +22,7 @@ rule demo_ravdess:
 
 rule demo_fer2013:
     input:
-        code=code("demo_fer2013.py"),
+        code=package_code("demo_fer2013.py"),
     output:
         archive=DEMO_ARCHIVES["fer2013"],
     params:

@@ -9,7 +9,7 @@ rule evaluate:
     input:
         unpack(lambda wc: model_files(wc.modality, wc.model)),
         features=lambda wc: FEATURE_TABLES[wc.modality],
-        code=code("evaluate.py"),
+        code=package_code("evaluate.py"),
     output:
         **evaluation_files("{modality}", "{model}"),
     log:
@@ -28,7 +28,7 @@ rule fuse:
     input:
         audio=evaluation_files("audio", config["fusion"]["audio_model"])["predictions_parquet"],
         visual=evaluation_files("visual", config["fusion"]["visual_model"])["predictions_parquet"],
-        code=code("fuse.py"),
+        code=package_code("fuse.py"),
     output:
         **FUSION_FILES,
     params:
@@ -48,7 +48,7 @@ rule fuse:
 rule report:
     input:
         metrics=report_inputs(),
-        code=code("report.py"),
+        code=package_code("report.py"),
     output:
         metrics="reports/metrics.json",
         results="reports/results.md",
@@ -71,7 +71,7 @@ rule track:
         evaluations=[evaluation_files(m, n)["predictions_parquet"] for m, n in trained_models()],
         fusion=FUSION_FILES["metrics_json"],
         summaries=[ingest_outputs(c)["summary"] for c in [*SPEECH_CORPORA, "fer2013"]],
-        code=code("track.py"),
+        code=package_code("track.py"),
     output:
         run="reports/mlflow_run.json",
     params:

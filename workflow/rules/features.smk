@@ -11,7 +11,7 @@ rule audio_features_shard:
     input:
         manifest="data/interim/{corpus}/manifest.parquet",
         archive=lambda wc: archive(wc.corpus),
-        code=code("audio_features_shard.py"),
+        code=package_code("audio_features_shard.py"),
     output:
         shard="data/features/{corpus}/shards/{shard}.parquet",
     params:
@@ -32,7 +32,7 @@ rule audio_features_shard:
 rule audio_features:
     input:
         tables=[shard for corpus in SPEECH_CORPORA for shard in audio_shards(corpus)],
-        code=code("audio_features_merge.py"),
+        code=package_code("audio_features_merge.py"),
     output:
         table=FEATURE_TABLES["audio"],
     params:
@@ -52,7 +52,7 @@ rule audio_features:
 rule face_features:
     input:
         manifest="data/interim/fer2013/manifest.parquet",
-        code=code("face_features.py"),
+        code=package_code("face_features.py"),
     output:
         table="data/features/fer2013/faces.parquet",
     params:

@@ -4,7 +4,7 @@
 rule ingest_ravdess:
     input:
         archive=archive("ravdess"),
-        code=code("ingest_ravdess.py"),
+        code=package_code("ingest_ravdess.py"),
     output:
         **ingest_outputs("ravdess"),
     params:
@@ -25,7 +25,7 @@ rule ingest_ravdess:
 rule ingest_fer2013:
     input:
         archive=archive("fer2013"),
-        code=code("ingest_fer2013.py"),
+        code=package_code("ingest_fer2013.py"),
     output:
         **ingest_outputs("fer2013"),
     params:
@@ -46,7 +46,7 @@ rule ingest_fer2013:
 rule ingest_speech:
     input:
         archive=lambda wc: archive(wc.speech_corpus),
-        code=code("ingest_speech.py"),
+        code=package_code("ingest_speech.py"),
     output:
         manifest="data/interim/{speech_corpus}/manifest.parquet",
         rejects="data/interim/{speech_corpus}/rejects.parquet",

@@ -9,7 +9,7 @@ wildcard_constraints:
 rule train_audio_sklearn:
     input:
         features=FEATURE_TABLES["audio"],
-        code=code("train_audio_sklearn.py"),
+        code=package_code("train_audio_sklearn.py"),
     output:
         model="data/models/audio/{sklearn_model}/model.skops",
         card="data/models/audio/{sklearn_model}/card.json",
@@ -32,7 +32,7 @@ rule train_audio_sklearn:
 rule train_audio_cnn_lstm:
     input:
         features=FEATURE_TABLES["audio"],
-        code=code("train_keras.py"),
+        code=package_code("train_keras.py"),
     output:
         **model_files("audio", "cnn_lstm"),
     params:
@@ -53,7 +53,7 @@ rule train_audio_cnn_lstm:
 rule train_visual_cnn:
     input:
         features=FEATURE_TABLES["visual"],
-        code=code("train_keras.py"),
+        code=package_code("train_keras.py"),
     output:
         **model_files("visual", "cnn"),
     params:
