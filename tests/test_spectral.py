@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from emorec.features.audio import AudioFeatureExtractor, AudioFeatureParams, segment_stats
-from emorec.features.spectral import dct_matrix, frame_signal, mel_filters, power_spectrum, savgol_weights, segment_deltas
+from emorec.features.audio import AudioFeatureExtractor, AudioFeatureParams
+from emorec.features.spectral import dct_matrix, frame_signal, mel_filters, power_spectrum, savgol_weights, segment_deltas, segment_stats
 
 
 def noise(n: int, seed: int = 0) -> np.ndarray:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
 from emorec.features.pitch import yin, zero_crossing_rate
-from emorec.features.spectral import dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas
+from emorec.features.spectral import clipwise_matmul, dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas, segment_stats
 from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
 
 log = logging.getLogger(__name__)
@@ -62,48 +62,6 @@ class AudioFeatureParams:
     def pitch_frame_length(self) -> int:
         """YIN frames hold at least 2.2 periods of the lowest pitch searched."""
         return max(self.n_fft, int(np.ceil(2.2 * self.sample_rate / self.fmin_hz)))
-
-
-def segment_stats(x: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """mean, std, min, max of each clip's frames (only those in ``mask``); zeros if none.
-
-    Parameters
-    ----------
-    x : np.ndarray [shape=(n_frames, k)]
-        Frames of several clips one after another.
-    starts : np.ndarray [shape=(n_clips + 1,)]
-        Offset of each clip's first frame, then ``n_frames``; every clip has a frame.
-    mask : np.ndarray [shape=(n_frames,), dtype=bool], optional
-
-    Returns
-    -------
-    np.ndarray [shape=(n_clips, k, len(STATS)), dtype=float64]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    keep = np.ones(x.shape[0], dtype=bool) if mask is None else mask
-    clip = np.repeat(np.arange(starts.size - 1), np.diff(starts))
-    count = np.add.reduceat(keep.astype(np.float64), starts[:-1])[:, None]
-    kept = keep[:, None]
-    mean = np.add.reduceat(np.where(kept, x, 0.0), starts[:-1]) / np.maximum(count, 1)
-    var = np.add.reduceat(np.where(kept, x - mean[clip], 0.0) ** 2, starts[:-1]) / np.maximum(count, 1)
-    low = np.minimum.reduceat(np.where(kept, x, np.inf), starts[:-1])
-    high = np.maximum.reduceat(np.where(kept, x, -np.inf), starts[:-1])
-    stats = np.stack([mean, np.sqrt(var), low, high], axis=-1)
-    stats[count[:, 0] == 0] = 0.0
-    return stats
-
-
-def clipwise_matmul(x: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``x @ weights`` one clip's frames at a time.
-
-    BLAS picks its kernels by matrix shape, so a clip's product could differ in the last bit
-    with other clips batched beside it; per clip, a clip's features never depend on its
-    neighbours (nor on how many shards there are).
-    """
-    out = np.empty((x.shape[0], *weights.shape[1:]), dtype=np.result_type(x, weights))
-    for begin, end in pairwise(starts):
-        np.matmul(x[begin:end], weights, out=out[begin:end])
-    return out
 
 
 def fixed_frames(logmel: np.ndarray, active: np.ndarray, *, frames: int) -> np.ndarray:
@@ -149,7 +107,7 @@ class AudioFeatureExtractor:
         """f0 of every active frame (0 elsewhere), on frames centred like the STFT frames."""
         p = self.p
         f0 = np.zeros(active.size, dtype=np.float32)
-        for y, begin, end in zip(clips, starts[:-1], starts[1:]):
+        for y, (begin, end) in zip(clips, pairwise(starts)):
             frames = frame_signal(y, frame_length=p.pitch_frame_length, hop_length=p.hop_length, n_frames=end - begin)
             mine = active[begin:end]
             f0[begin:end][mine] = yin(frames[mine], sr=p.sample_rate, fmin=p.fmin_hz, fmax=p.fmax_hz)

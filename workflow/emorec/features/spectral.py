@@ -1,4 +1,6 @@
-"""Spectral building blocks in NumPy/SciPy: frames, power spectra, mel filters, DCT, deltas.
+"""Spectral building blocks in NumPy/SciPy: frames, power spectra, mel filters, DCT, and the
+per-clip operations on the frames of many clips laid one after another (deltas, statistics,
+products).
 
 They compute what ``librosa`` computes (the tests check agreement), for two reasons: they
 work on the frames of many clips at once, and importing librosa's feature modules costs
@@ -6,6 +8,7 @@ about 2 s of numba start-up in every process, which every feature shard job woul
 """
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import scipy.fft
@@ -125,3 +128,46 @@ def segment_deltas(x: np.ndarray, starts: np.ndarray, *, order: int, width: int 
     offsets = np.arange(width) - width // 2
     neighbours = np.clip(np.arange(x.shape[0])[:, None] + offsets[None, :], starts[clip, None], starts[clip + 1, None] - 1)
     return np.einsum("fwd,w->fd", x[neighbours], savgol_weights(width=width, order=order).astype(np.float32)).astype(np.float32)
+
+
+def segment_stats(x: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """mean, std, min, max of each clip's frames (only those in ``mask``); zeros if none.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_frames, k)]
+        Frames of several clips one after another.
+    starts : np.ndarray [shape=(n_clips + 1,)]
+        Offset of each clip's first frame, then ``n_frames``; every clip has a frame.
+    mask : np.ndarray [shape=(n_frames,), dtype=bool], optional
+
+    Returns
+    -------
+    np.ndarray [shape=(n_clips, k, 4), dtype=float64]
+        In :data:`emorec.tables.STATS` order.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    keep = np.ones(x.shape[0], dtype=bool) if mask is None else mask
+    clip = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    count = np.add.reduceat(keep.astype(np.float64), starts[:-1])[:, None]
+    kept = keep[:, None]
+    mean = np.add.reduceat(np.where(kept, x, 0.0), starts[:-1]) / np.maximum(count, 1)
+    var = np.add.reduceat(np.where(kept, x - mean[clip], 0.0) ** 2, starts[:-1]) / np.maximum(count, 1)
+    low = np.minimum.reduceat(np.where(kept, x, np.inf), starts[:-1])
+    high = np.maximum.reduceat(np.where(kept, x, -np.inf), starts[:-1])
+    stats = np.stack([mean, np.sqrt(var), low, high], axis=-1)
+    stats[count[:, 0] == 0] = 0.0
+    return stats
+
+
+def clipwise_matmul(x: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``x @ weights`` one clip's frames at a time.
+
+    BLAS picks its kernels by matrix shape, so a clip's product could differ in the last bit
+    with other clips batched beside it; per clip, a clip's features never depend on its
+    neighbours (nor on how many shards there are).
+    """
+    out = np.empty((x.shape[0], *weights.shape[1:]), dtype=np.result_type(x, weights))
+    for begin, end in pairwise(starts):
+        np.matmul(x[begin:end], weights, out=out[begin:end])
+    return out
