@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
 from emorec.features.pitch import yin, zero_crossing_rate
-from emorec.features.spectral import clipwise_matmul, dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas, segment_stats
+from emorec.features.spectral import clipwise_matmul, dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas, segment_ids, segment_stats
 from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class AudioFeatureExtractor:
         clips = [np.pad(y, (0, max(p.n_fft - y.size, 0))) for y in clips]
         framed = [frame_signal(y, frame_length=p.n_fft, hop_length=p.hop_length) for y in clips]
         starts = np.concatenate([[0], np.cumsum([f.shape[0] for f in framed])])
-        clip_of = np.repeat(np.arange(len(clips)), np.diff(starts))
+        clip_of = segment_ids(starts)
 
         # FFTs and products run per clip: batched, SIMD lanes could round a clip differently
         power = np.concatenate([power_spectrum(f) for f in framed])

@@ -108,6 +108,17 @@ def savgol_weights(*, width: int, order: int) -> np.ndarray:
     return math.factorial(order) * np.linalg.pinv(vandermonde)[order]
 
 
+def segment_ids(starts: np.ndarray) -> np.ndarray:
+    """The clip each frame belongs to, for frames of clips laid one after another.
+
+    Returns
+    -------
+    np.ndarray [shape=(starts[-1],)]
+        ``i`` for every frame from ``starts[i]`` up to ``starts[i + 1]``.
+    """
+    return np.repeat(np.arange(starts.size - 1), np.diff(starts))
+
+
 def segment_deltas(x: np.ndarray, starts: np.ndarray, *, order: int, width: int = 9) -> np.ndarray:
     """Per-segment derivatives along frames, edges padded by the nearest frame of the segment.
 
@@ -123,8 +134,7 @@ def segment_deltas(x: np.ndarray, starts: np.ndarray, *, order: int, width: int 
     np.ndarray [shape=(n_frames, d), dtype=float32]
         ``librosa.feature.delta(clip.T, order=order, width=width, mode="nearest").T`` per clip.
     """
-    lengths = np.diff(starts)
-    clip = np.repeat(np.arange(lengths.size), lengths)
+    clip = segment_ids(starts)
     offsets = np.arange(width) - width // 2
     neighbours = np.clip(np.arange(x.shape[0])[:, None] + offsets[None, :], starts[clip, None], starts[clip + 1, None] - 1)
     return np.einsum("fwd,w->fd", x[neighbours], savgol_weights(width=width, order=order).astype(np.float32)).astype(np.float32)
@@ -148,7 +158,7 @@ def segment_stats(x: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = N
     """
     x = np.asarray(x, dtype=np.float64)
     keep = np.ones(x.shape[0], dtype=bool) if mask is None else mask
-    clip = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    clip = segment_ids(starts)
     count = np.add.reduceat(keep.astype(np.float64), starts[:-1])[:, None]
     kept = keep[:, None]
     mean = np.add.reduceat(np.where(kept, x, 0.0), starts[:-1]) / np.maximum(count, 1)
