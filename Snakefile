@@ -17,13 +17,14 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/cv.smk"
 
 
 rule all:
     input:
-        "reports/results.md",
+        f"{REPORTS}/results.md",
         FUSION_FILES["f1_png"],
-        "reports/mlflow_run.json",
+        f"{REPORTS}/mlflow_run.json",
     default_target: True
 
 
@@ -45,4 +46,5 @@ rule all_models:
 rule all_evaluations:
     input:
         [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()],
+        [cv_files(n)["metrics"] for n in cv_models()],
     localrule: True

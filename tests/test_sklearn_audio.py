@@ -40,4 +40,4 @@ def test_bad_kind_and_single_speaker_fail_clearly():
     X, y, _ = grouped_data()
     with pytest.raises(ValueError, match="at least 2 speakers"):
         tune(X, y, ["one"] * len(y), kind="svm", grid={"C": [1.0]}, folds=3, seed=0)
-    assert KINDS == ("svm", "random_forest", "gradient_boosting")
+    assert KINDS == ("svm", "random_forest", "gradient_boosting", "mlp")

@@ -5,6 +5,7 @@ input from the same feature table with :func:`model_input`, so training and pred
 never disagree on how a sample becomes numbers.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from emorec.labels import LABELS
 from emorec.tables import FACE_SIDE, pixels_numpy
 
 INPUTS = ("descriptors", "logmel", "pixels")
+#: Groups of audio descriptor columns: the pipeline's own and openSMILE's eGeMAPS (``egemaps_*``).
+DESCRIPTOR_GROUPS = ("emorec", "egemaps")
 #: Feature-table columns that describe a sample rather than measure it.
 SAMPLE_COLUMNS = ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")
 
@@ -30,9 +33,40 @@ def read_features(path: str | Path) -> pa.Table:
         raise DataError(f"{path}: cannot read feature table: {exc}") from exc
 
 
-def descriptor_names(table: pa.Table) -> list[str]:
-    """The scalar descriptor columns of an audio feature table, in table order."""
-    return [f.name for f in table.schema if f.name not in SAMPLE_COLUMNS and pa.types.is_floating(f.type)]
+def descriptor_group(name: str) -> str:
+    """The :data:`DESCRIPTOR_GROUPS` entry a descriptor column belongs to."""
+    return "egemaps" if name.startswith("egemaps_") else "emorec"
+
+
+def descriptor_names(table: pa.Table, groups: Sequence[str] = DESCRIPTOR_GROUPS) -> list[str]:
+    """The scalar descriptor columns of an audio feature table in ``groups``, in table order."""
+    unknown = sorted(set(groups) - set(DESCRIPTOR_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown descriptor groups {unknown}; expected some of {', '.join(DESCRIPTOR_GROUPS)}")
+    names = [f.name for f in table.schema if f.name not in SAMPLE_COLUMNS and pa.types.is_floating(f.type) and descriptor_group(f.name) in groups]
+    if not names:
+        raise DataError(f"the audio feature table has no descriptors of {list(groups)}; is features.audio.egemaps on?")
+    return names
+
+
+def speaker_normalise(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int, ...] = (0,)) -> np.ndarray:
+    """Z-normalise ``x`` per speaker: each speaker's rows by the mean and standard deviation
+    of that speaker's own rows (over the sample axis and ``axis``), in float64.
+
+    Transductive: a test speaker is normalised by statistics of its own *unlabelled* clips, as
+    in the speaker-normalisation literature; no label is used. It removes much of what makes
+    voices differ (pitch range, loudness, timbre), so emotion is measured against a speaker's
+    own baseline. Constant features stay 0.
+    """
+    out = np.empty(x.shape, dtype=np.float64)
+    speakers = np.asarray(speakers)
+    for speaker in sorted(set(speakers.tolist())):
+        rows = speakers == speaker
+        own = x[rows].astype(np.float64)
+        mean = own.mean(axis=axis, keepdims=True)
+        std = own.std(axis=axis, keepdims=True)
+        out[rows] = (own - mean) / np.where(std > 1e-8, std, 1.0)
+    return out
 
 
 def _fixed_list(table: pa.Table, column: str) -> np.ndarray:
@@ -42,8 +76,12 @@ def _fixed_list(table: pa.Table, column: str) -> np.ndarray:
     return chunked.flatten().to_numpy(zero_copy_only=False).reshape(len(table), width)
 
 
-def model_input(table: pa.Table, kind: str) -> np.ndarray | pd.DataFrame:
+def model_input(table: pa.Table, kind: str, *, descriptors: Sequence[str] = DESCRIPTOR_GROUPS, speaker_norm: bool = False) -> np.ndarray | pd.DataFrame:
     """The array a model of input ``kind`` (one of :data:`INPUTS`) takes for every row.
+
+    ``descriptors`` chooses the descriptor groups; ``speaker_norm`` z-normalises audio inputs
+    per speaker (:func:`speaker_normalise`; per mel band for log-mel arrays). Both are part
+    of a model's card, so evaluation rebuilds exactly the input the model was trained on.
 
     Returns
     -------
@@ -54,14 +92,20 @@ def model_input(table: pa.Table, kind: str) -> np.ndarray | pd.DataFrame:
         ``pixels``: [shape=(n, 48, 48, 1), uint8].
     """
     if kind == "descriptors":
-        names = descriptor_names(table)
-        return pd.DataFrame({n: table.column(n).to_numpy(zero_copy_only=False).astype(np.float32) for n in names})
+        names = descriptor_names(table, descriptors)
+        matrix = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names]).astype(np.float32)
+        if speaker_norm:
+            matrix = speaker_normalise(matrix, table.column("speaker").to_pylist()).astype(np.float32)
+        return pd.DataFrame(matrix, columns=names)
     if kind == "logmel":
         shape = (table.schema.metadata or {}).get(b"logmel_shape")
         if shape is None:
             raise DataError("audio feature table has no logmel_shape metadata")
         n_mels, frames = (int(v) for v in shape.decode().split(","))
-        return _fixed_list(table, "logmel").reshape(len(table), n_mels, frames, 1).astype(np.float32)
+        arrays = _fixed_list(table, "logmel").reshape(len(table), n_mels, frames, 1)
+        if speaker_norm:
+            arrays = speaker_normalise(arrays, table.column("speaker").to_pylist(), axis=(0, 2))
+        return arrays.astype(np.float32)
     if kind == "pixels":
         return pixels_numpy(table.column("pixels")).reshape(len(table), FACE_SIDE, FACE_SIDE, 1)
     raise ValueError(f"unknown model input {kind!r}; expected one of {', '.join(INPUTS)}")

@@ -21,10 +21,31 @@ PIPELINE_ENV = {
 }
 
 
-def set_pipeline_env(threads: int | None = None) -> None:
-    """Set :data:`PIPELINE_ENV` and, when given, cap native thread pools to ``threads``."""
+#: ``determinism: portable``: the kernels that decide the numbers, pinned to what every x86-64
+#: CPU with AVX2 (and FMA) runs alike. These libraries pick their kernels at run time from the
+#: CPU's instruction sets, and AVX-512 paths round differently from AVX2 ones: oneDNN (Keras
+#: convolutions, matrix products), NumPy's SIMD loops (log10, exp, sqrt, reductions in the
+#: features), OpenBLAS (scikit-learn's and NumPy's matrix products). They are read when each
+#: library loads, so they are set before any rule script starts and override the user's own.
+PORTABLE_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "PYTHONHASHSEED": "0",
+}
+DETERMINISM = ("portable", "fast")
+
+
+def set_pipeline_env(threads: int | None = None, *, determinism: str | None = None) -> None:
+    """Set :data:`PIPELINE_ENV`, pin kernels when ``determinism`` is ``portable``
+    (:data:`PORTABLE_ENV`; ``fast`` leaves each library its best), and, when given, cap
+    native thread pools to ``threads``."""
     for key, value in PIPELINE_ENV.items():
         os.environ.setdefault(key, value)
+    if determinism is not None and determinism not in DETERMINISM:
+        raise ValueError(f"determinism must be one of {', '.join(DETERMINISM)}, got {determinism!r}")
+    if determinism == "portable":
+        os.environ.update(PORTABLE_ENV)
     if threads is not None:
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ[key] = str(threads)

@@ -9,8 +9,9 @@ from emorec.locks import clear_stale_locks
 from emorec.params import validate_params
 from emorec.runner import set_pipeline_env
 
-set_pipeline_env()
 validate_params(config, source="config (params.yaml + any --configfile / --config)")
+# Jobs inherit the environment: in portable mode it pins the CPU kernels every job loads.
+set_pipeline_env(determinism=config["determinism"])
 if workflow.is_main_process and not workflow.dryrun:
     clear_stale_locks()  # a run killed with SIGKILL resumes without --unlock
 
@@ -82,7 +83,9 @@ FEATURE_TABLES = {
     "audio": "data/features/audio.parquet",  # every corpus of corpora.speech
     "visual": "data/features/fer2013/faces.parquet",
 }
-SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting"]
+SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting", "mlp"]
+#: How the audio models read the feature table (descriptor groups, speaker normalisation).
+AUDIO_INPUT = {"descriptors": config["train"]["audio"]["descriptors"], "speaker_norm": config["train"]["audio"]["speaker_norm"]}
 
 
 def trained_models():
@@ -97,22 +100,46 @@ def model_files(modality, name):
     return {"model": f"{folder}/{kind}", "card": f"{folder}/card.json"}
 
 
+#: Where results go: reports/ for the demo (committed), e.g. reports/real/ for a real-data profile.
+REPORTS = config["reports_dir"].rstrip("/")
+
+
 def evaluation_files(modality, name):
-    """What evaluating a model writes into reports/<modality>/<name>/."""
-    folder = f"reports/{modality}/{name}"
+    """What evaluating a model writes into <reports_dir>/<modality>/<name>/."""
+    folder = f"{REPORTS}/{modality}/{name}"
     names = ("predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "metrics.json")
     return {n.replace(".", "_"): f"{folder}/{n}" for n in names}
 
 
 FUSION_FILES = {
-    n.replace(".", "_"): f"reports/fusion/{n}"
+    n.replace(".", "_"): f"{REPORTS}/fusion/{n}"
     for n in ("weights.csv", "predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "f1.png", "metrics.json")
 }
 
 
+def cv_fold_files(model):
+    return [f"{REPORTS}/cv/audio/{model}/fold_{k}.json" for k in range(config["evaluation"]["cv"]["folds"])]
+
+
+def cv_files(model):
+    """What cross-validating a scikit-learn audio model writes: flat metrics and a row per fold."""
+    return {"metrics": f"{REPORTS}/cv/audio/{model}/metrics.json", "folds": f"{REPORTS}/cv/audio/{model}/folds.csv"}
+
+
+def cv_models():
+    """The scikit-learn audio models cross-validated by speaker (none when evaluation.cv.folds is 0)."""
+    if config["evaluation"]["cv"]["folds"] == 0:
+        return []
+    return [n for n in config["train"]["audio"]["models"] if n in SKLEARN_AUDIO]
+
+
 def report_inputs():
-    """Every metrics file reports/metrics.json merges."""
-    return [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()] + [FUSION_FILES["metrics_json"]]
+    """Every metrics file <reports_dir>/metrics.json merges."""
+    return (
+        [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()]
+        + [cv_files(n)["metrics"] for n in cv_models()]
+        + [FUSION_FILES["metrics_json"]]
+    )
 
 
 def uses_demo_data():

@@ -12,6 +12,8 @@ rule evaluate:
         code=package_code("evaluate.py"),
     output:
         **evaluation_files("{modality}", "{model}"),
+    params:
+        shared_classes=config["evaluation"]["shared_classes"],
     log:
         "logs/evaluate/{modality}_{model}.log",
     threads: threads_of("evaluate")
@@ -50,8 +52,8 @@ rule report:
         metrics=report_inputs(),
         code=package_code("report.py"),
     output:
-        metrics="reports/metrics.json",
-        results="reports/results.md",
+        metrics=f"{REPORTS}/metrics.json",
+        results=f"{REPORTS}/results.md",
     log:
         "logs/report.log",
     threads: 1
@@ -66,14 +68,14 @@ rule report:
 
 rule track:
     input:
-        metrics="reports/metrics.json",
+        metrics=f"{REPORTS}/metrics.json",
         models=[model_files(m, n)["model"] for m, n in trained_models()],
         evaluations=[evaluation_files(m, n)["predictions_parquet"] for m, n in trained_models()],
         fusion=FUSION_FILES["metrics_json"],
         summaries=[ingest_outputs(c)["summary"] for c in [*SPEECH_CORPORA, "fer2013"]],
         code=package_code("track.py"),
     output:
-        run="reports/mlflow_run.json",
+        run=f"{REPORTS}/mlflow_run.json",
     params:
         tracking=config["tracking"],
         models=[

@@ -17,6 +17,7 @@ rule train_audio_sklearn:
         grid=lambda wc: config["train"]["audio"][wc.sklearn_model],
         folds=config["train"]["audio"]["cv_folds"],
         seed=config["train"]["seed"],
+        input_options=AUDIO_INPUT,
     log:
         "logs/train/audio_{sklearn_model}.log",
     threads: threads_of("train")
@@ -38,6 +39,7 @@ rule train_audio_cnn_lstm:
     params:
         hp=config["train"]["audio"]["cnn_lstm"],
         seed=config["train"]["seed"],
+        input_options={"speaker_norm": AUDIO_INPUT["speaker_norm"]},
     log:
         "logs/train/audio_cnn_lstm.log",
     threads: threads_of("train")
@@ -59,6 +61,7 @@ rule train_visual_cnn:
     params:
         hp=config["train"]["visual"]["cnn"],
         seed=config["train"]["seed"],
+        input_options={},
     log:
         "logs/train/visual_cnn.log",
     threads: threads_of("train")

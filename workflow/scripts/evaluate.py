@@ -9,4 +9,5 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         features=snakemake.input.features,
         out_dir=Path(snakemake.output.metrics_json).parent,
         prefix=f"{snakemake.wildcards.modality}.{snakemake.wildcards.model}",
+        shared_classes=snakemake.params.shared_classes,
     )

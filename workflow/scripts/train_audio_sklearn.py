@@ -12,4 +12,5 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         folds=snakemake.params.folds,
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        input_options=snakemake.params.input_options,
     )

@@ -13,4 +13,5 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         hp=snakemake.params.hp,
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        input_options=snakemake.params.input_options,
     )

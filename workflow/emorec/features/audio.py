@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
+from emorec.features.egemaps import egemaps, egemaps_names
 from emorec.features.pitch import yin, zero_crossing_rate
 from emorec.features.spectral import clipwise_matmul, dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas, segment_ids, segment_stats
 from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
@@ -53,10 +54,20 @@ class AudioFeatureParams:
     fmax_hz: float = 500.0
     rolloff_percent: float = 0.85
     shards: int = 1
+    egemaps: bool = False
+
+    @property
+    def extra_descriptors(self) -> list[str]:
+        """Descriptor columns beyond the pipeline's own: eGeMAPS when asked for."""
+        return egemaps_names() if self.egemaps else []
 
     @property
     def schema(self) -> pa.Schema:
-        return audio_features_schema(n_mfcc=self.n_mfcc, n_mels=self.n_mels, frames=self.frames)
+        schema = audio_features_schema(n_mfcc=self.n_mfcc, n_mels=self.n_mels, frames=self.frames)
+        at = schema.get_field_index("logmel")
+        for i, name in enumerate(self.extra_descriptors):
+            schema = schema.insert(at + i, pa.field(name, pa.float32()))
+        return schema
 
     @property
     def pitch_frame_length(self) -> int:
@@ -134,7 +145,8 @@ class AudioFeatureExtractor:
         # FFTs and products run per clip: batched, SIMD lanes could round a clip differently
         power = np.concatenate([power_spectrum(f) for f in framed])
         magnitude = np.sqrt(power)
-        logmel = 10 * np.log10(np.maximum(clipwise_matmul(power, self.mel_basis_t, starts), 10 ** (DB_FLOOR / 10)))
+        # The floor is applied last: log10 of the floor power may round below it on some SIMD paths
+        logmel = np.maximum(10 * np.log10(np.maximum(clipwise_matmul(power, self.mel_basis_t, starts), 10 ** (DB_FLOOR / 10))), np.float32(DB_FLOOR))
         mfcc = clipwise_matmul(logmel, self.dct_t, starts)
         energy = 2 * power.sum(axis=1) - power[:, 0] - (power[:, -1] if p.n_fft % 2 == 0 else 0)
         rms = np.sqrt(np.maximum(energy, 0) / p.n_fft**2)
@@ -176,7 +188,7 @@ def extract_audio_shard(
     mine = shard_speakers(manifest.column("speaker").to_pylist(), shard=shard, shards=params.shards)
     rows = manifest.filter(pc.is_in(manifest.column("speaker"), pa.array(mine, pa.string()))).sort_by("sample_id")
     extractor = AudioFeatureExtractor(params)
-    names = audio_descriptor_names(n_mfcc=params.n_mfcc)
+    names = audio_descriptor_names(n_mfcc=params.n_mfcc) + params.extra_descriptors
     descriptors = np.zeros((rows.num_rows, len(names)), dtype=np.float32)
     logmels = np.zeros((rows.num_rows, params.n_mels * params.frames), dtype=np.float32)
     started = time.perf_counter()
@@ -185,7 +197,10 @@ def extract_audio_shard(
         for first in range(0, len(members), BATCH_CLIPS):
             batch = members[first : first + BATCH_CLIPS]
             clips = [decode_mono(arc.read(member), sample_rate=params.sample_rate) for member in batch]
-            descriptors[first : first + len(batch)], logmel = extractor.batch(clips)
+            own, logmel = extractor.batch(clips)
+            if params.egemaps:
+                own = np.hstack([own, egemaps(clips, sample_rate=params.sample_rate)])
+            descriptors[first : first + len(batch)] = own
             logmels[first : first + len(batch)] = logmel.reshape(len(batch), -1)
             log.info("shard %d: %d/%d clips (%.1f s)", shard, first + len(batch), len(members), time.perf_counter() - started)
     columns = {c: rows.column(c) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}

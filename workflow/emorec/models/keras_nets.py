@@ -57,14 +57,61 @@ def build_cnn_lstm(*, input_shape: Sequence[int], n_classes: int, filters: Seque
     return keras.Model(inputs, outputs, name="audio_cnn_lstm")
 
 
-def build_face_cnn(*, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float) -> Any:
-    """Conv blocks with max-pooling, global average pooling, then a dense layer; pixels 0..255."""
+_CUSTOM: dict[str, Any] = {}
+
+
+def custom_objects() -> dict[str, Any]:
+    """The custom layers saved models use (flip test-time averaging), registered once."""
+    if not _CUSTOM:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="emorec")
+        class HorizontalFlip(keras.layers.Layer):
+            """Mirror images left-right, at training and at inference (for test-time averaging)."""
+
+            def call(self, x: Any) -> Any:
+                return keras.ops.flip(x, axis=2)
+
+        _CUSTOM["HorizontalFlip"] = HorizontalFlip
+    return dict(_CUSTOM)
+
+
+def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
+    """Random flip, shift, rotation and zoom of images in ``[0, 1]``, active in training only."""
+    from keras import layers
+
+    if augment.get("flip", False):
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
+    if augment.get("shift", 0):
+        x = layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="nearest", seed=seed + 1)(x)
+    if augment.get("rotation_deg", 0):
+        x = layers.RandomRotation(augment["rotation_deg"] / 360.0, fill_mode="nearest", seed=seed + 2)(x)
+    if augment.get("zoom", 0):
+        x = layers.RandomZoom(augment["zoom"], fill_mode="nearest", seed=seed + 3)(x)
+    return x
+
+
+def build_face_cnn(
+    *, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float,
+    convs_per_block: int = 1, augment: Mapping[str, Any] | None = None, seed: int = 0,
+) -> Any:
+    """VGG-style blocks (``convs_per_block`` 3x3 convolutions, then max-pooling) from full
+    resolution, global average pooling, a dense layer; pixels 0..255 in.
+
+    ``augment`` adds random flips, shifts, rotations and zooms that act during training only.
+    """
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=tuple(input_shape), name="pixels")
     x = layers.Rescaling(1.0 / 255)(inputs)
+    if augment:
+        x = augmentation(x, augment=augment, seed=seed)
     for f in filters:
+        for i in range(convs_per_block - 1):
+            x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
         x = _conv_block(x, f)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(dense_units, activation="relu")(x)
@@ -73,36 +120,79 @@ def build_face_cnn(*, input_shape: Sequence[int], n_classes: int, filters: Seque
     return keras.Model(inputs, outputs, name="face_cnn")
 
 
-def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str, Any]) -> Any:
+def with_flip_averaging(model: Any) -> Any:
+    """``model``'s probabilities averaged over each image and its mirror (test-time averaging);
+    the weights are shared, so the result is the same network served as one model."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=model.input_shape[1:], name="pixels", dtype=model.inputs[0].dtype)
+    flipped = custom_objects()["HorizontalFlip"]()(inputs)
+    outputs = layers.Average()([model(inputs), model(flipped)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+
+
+def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str, Any], seed: int = 0) -> Any:
     """The untrained network ``net`` (one of :data:`NETS`) for inputs shaped like ``train_x``."""
     if net == "cnn_lstm":
         return build_cnn_lstm(input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], lstm_units=hp["lstm_units"], dropout=hp["dropout"], train_x=train_x)
     if net == "cnn":
-        return build_face_cnn(input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], dense_units=hp["dense_units"], dropout=hp["dropout"])
+        return build_face_cnn(
+            input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], dense_units=hp["dense_units"], dropout=hp["dropout"],
+            convs_per_block=hp.get("convs_per_block", 1), augment=hp.get("augment"), seed=seed,
+        )
     raise ValueError(f"unknown network {net!r}; expected one of {', '.join(NETS)}")
 
 
-def fit(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], hp: Mapping[str, Any], log: Any = None) -> dict[str, Any]:
-    """Adam + sparse cross-entropy with early stopping on validation loss (best weights kept).
+def class_weights(y: np.ndarray, n_classes: int, *, mode: str) -> np.ndarray:
+    """Per-class loss weights [shape=(n_classes,)]: ``none`` (all 1), ``balanced`` (inverse
+    frequency) or ``sqrt`` (its square root, milder for a class as rare as FER2013's disgust);
+    normalised so the average training sample weighs 1."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    if mode == "none":
+        return np.ones(n_classes)
+    inverse = np.where(counts > 0, counts.max() / np.maximum(counts, 1), 0.0)
+    weights = {"balanced": inverse, "sqrt": np.sqrt(inverse)}[mode]
+    return weights * len(y) / float((weights * counts).sum())
 
-    Returns the training history summary: epochs run, best epoch and per-epoch losses.
+
+def fit(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], hp: Mapping[str, Any], log: Any = None) -> dict[str, Any]:
+    """AdamW + cross-entropy (optionally label-smoothed, class-weighted, on a cosine learning
+    rate) with early stopping on validation loss (best weights kept).
+
+    Returns the training history summary: epochs run, best epoch, per-epoch losses and seconds.
     """
+    import time
+
     import keras
 
+    n_classes = int(model.output_shape[-1])
+    steps = int(np.ceil(len(train[0]) / hp["batch_size"])) * hp["max_epochs"]
+    rate: Any = hp["learning_rate"]
+    if hp.get("schedule", "constant") == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(hp["learning_rate"], decay_steps=steps, alpha=0.01)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=hp["learning_rate"]),
-        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.AdamW(learning_rate=rate, weight_decay=hp.get("weight_decay", 0.0)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.get("label_smoothing", 0.0)),
         metrics=["accuracy"],
     )
+    weights = class_weights(train[1], n_classes, mode=hp.get("class_weight", "none"))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp["patience"], restore_best_weights=True)
-    callbacks: list[Any] = [stop]
+    seconds: list[float] = []
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seconds.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: seconds.__setitem__(-1, time.perf_counter() - seconds[-1]),
+    )
+    callbacks: list[Any] = [clock, stop]
     if log is not None:
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
-            "epoch %d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f",
-            epoch + 1, logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"])))
+            "epoch %d/%d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f (%.0f s)",
+            epoch + 1, hp["max_epochs"], logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"], seconds[-1])))
+    onehot = np.eye(n_classes, dtype=np.float32)
     history = model.fit(
-        train[0], train[1],
-        validation_data=val,
+        train[0], onehot[train[1]],
+        sample_weight=weights[train[1]].astype(np.float32),
+        validation_data=(val[0], onehot[val[1]]),
         epochs=hp["max_epochs"],
         batch_size=hp["batch_size"],
         shuffle=True,
@@ -115,4 +205,6 @@ def fit(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
         "best_epoch": int(np.argmin(val_loss)) + 1,
         "loss": [float(v) for v in history.history["loss"]],
         "val_loss": val_loss,
+        "val_accuracy": [float(v) for v in history.history["val_accuracy"]],
+        "epoch_seconds": [round(v, 1) for v in seconds],
     }

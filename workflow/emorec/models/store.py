@@ -36,6 +36,11 @@ class TrainedModel:
     def input(self) -> str:
         return str(self.card["input"])
 
+    @property
+    def input_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`emorec.datasets.model_input` the model was trained with."""
+        return dict(self.card.get("input_options", {}))
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities [shape=(n, len(classes))] for model inputs ``x``."""
         if len(x) == 0:
@@ -72,7 +77,9 @@ def load_model(directory: str | Path) -> TrainedModel:
     if card["framework"] == "keras":
         import keras
 
-        return TrainedModel("keras", keras.saving.load_model(path), card)
+        from emorec.models.keras_nets import custom_objects
+
+        return TrainedModel("keras", keras.saving.load_model(path, custom_objects=custom_objects()), card)
     import skops.io
 
     types = skops.io.get_untrusted_types(file=path)

@@ -56,12 +56,30 @@ def write_confusion(out_dir: Path, y_true: np.ndarray, result: dict[str, Any], l
     confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=title)
 
 
-def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str | Path, prefix: str) -> dict[str, float | int]:
-    """Predict every sample of ``features`` with the model in ``model_dir`` and report."""
+def shared_class_metrics(key: str, y_true: np.ndarray, proba: np.ndarray, labels: list[str], shared: list[str]) -> dict[str, float | int]:
+    """Flat ``{key}.test.shared.{metric}`` on the samples of the ``shared`` classes only, each
+    predicted as its most probable shared class: the cross-corpus protocol on the classes two
+    corpora have in common (e.g. angry, happy, neutral, sad for RAVDESS -> SAVEE)."""
+    columns = [labels.index(c) for c in shared if c in labels]
+    rows = np.isin(y_true, columns)
+    if not rows.any():
+        return {}
+    remap = {c: i for i, c in enumerate(columns)}
+    result = evaluate(np.array([remap[t] for t in y_true[rows].tolist()]), proba[rows][:, columns], labels=[labels[c] for c in columns])
+    out: dict[str, float | int] = {f"{key}.test.shared.{m}": scalar(result[m]) for m in SUMMARY_METRICS}
+    out[f"{key}.test.shared.n"] = result["n"]
+    return out
+
+
+def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str | Path, prefix: str, shared_classes: list[str] | None = None) -> dict[str, float | int]:
+    """Predict every sample of ``features`` with the model in ``model_dir`` and report.
+
+    With several corpora, each corpus' test split is also scored on ``shared_classes`` alone
+    (:func:`shared_class_metrics`)."""
     out_dir = Path(out_dir)
     model = load_model(model_dir)
     table = read_features(features)
-    proba = model.predict_proba(model_input(table, model.input))
+    proba = model.predict_proba(model_input(table, model.input, **model.input_options))
     truth = np.asarray(table.column("label").to_pylist())
     # Labels the model never saw still get confusion rows (always wrong), never a crash.
     labels = model.classes + [c for c in classes_of(truth) if c not in model.classes]
@@ -102,6 +120,8 @@ def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str 
             log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", key, split, result["accuracy"], result["macro_f1"], result["n"])
             if split == "test" and corpus == "all":
                 write_confusion(out_dir, y_true[rows], result, labels, title=f"{prefix}: test (n={result['n']})")
+            if split == "test" and corpus != "all" and shared_classes:
+                metrics.update(shared_class_metrics(key, y_true[rows], padded[rows], labels, list(shared_classes)))
     pd.concat(frames).to_csv(out_dir / "per_class.csv", index=False)
     write_metrics(out_dir / "metrics.json", metrics)
     return metrics

@@ -102,7 +102,7 @@ def _log_model(model: TrackedModel, run_id: str, register: bool) -> str:
     from mlflow.models import infer_signature
 
     trained = load_model(model.model_dir)
-    example = model_input(read_features(model.features).slice(0, 2), trained.input)
+    example = model_input(read_features(model.features).slice(0, 2), trained.input, **trained.input_options)
     signature = infer_signature(example, trained.predict_proba(example))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"

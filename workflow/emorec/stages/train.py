@@ -40,8 +40,16 @@ def _card(*, name: str, modality: str, input_kind: str, classes: list[str], feat
     }
 
 
-def train_sklearn_audio(*, features: str | Path, model_dir: str | Path, kind: str, grid: Mapping[str, list[Any]], folds: int, seed: int, threads: int) -> dict[str, Any]:
-    """Tune and fit the scikit-learn audio model ``kind`` on the descriptors; save it."""
+def train_sklearn_audio(
+    *, features: str | Path, model_dir: str | Path, kind: str, grid: Mapping[str, list[Any]], folds: int, seed: int, threads: int,
+    input_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tune and fit the scikit-learn audio model ``kind`` on the descriptors; save it.
+
+    ``input_options`` (descriptor groups, speaker normalisation) go to
+    :func:`emorec.datasets.model_input` and into the card, so evaluation rebuilds the same input.
+    """
+    options = dict(input_options or {})
     start = time.perf_counter()
     table = read_features(features)
     train, val = split_rows(table, "train"), split_rows(table, "val")
@@ -50,7 +58,7 @@ def train_sklearn_audio(*, features: str | Path, model_dir: str | Path, kind: st
     speakers = train.column("speaker").to_pylist()
     log.info("%s: %d training clips, %d speakers, %d classes; grid %s", kind, len(train), len(set(speakers)), len(classes), dict(grid))
     model, search = sklearn_audio.tune(
-        model_input(train, "descriptors"), encode(labels, classes), speakers,
+        model_input(train, "descriptors", **options), encode(labels, classes), speakers,
         kind=kind, grid=grid, folds=folds, seed=seed, n_jobs=threads,
     )
     seconds = time.perf_counter() - start
@@ -59,31 +67,40 @@ def train_sklearn_audio(*, features: str | Path, model_dir: str | Path, kind: st
         name=kind, modality="audio", input_kind="descriptors", classes=classes, features=features, hp=grid, seed=seed,
         n_train=len(train), n_val=len(val), seconds=seconds,
         best_params=search["best_params"], cv_macro_f1=search["cv_macro_f1"], cv_folds=folds, cv_results=search["cv_results"],
+        input_options=options,
     )
     save_model(model, model_dir, framework="sklearn", card=card)
     return card
 
 
-def train_keras(*, features: str | Path, model_dir: str | Path, net: str, modality: str, hp: Mapping[str, Any], seed: int, threads: int) -> dict[str, Any]:
-    """Fit the Keras network ``net`` with early stopping on the validation split; save it."""
+def train_keras(
+    *, features: str | Path, model_dir: str | Path, net: str, modality: str, hp: Mapping[str, Any], seed: int, threads: int,
+    input_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit the Keras network ``net`` with early stopping on the validation split; save it.
+
+    ``input_options`` as for :func:`train_sklearn_audio` (speaker normalisation of log-mels)."""
+    options = dict(input_options or {})
     keras_nets.configure_tensorflow(threads=threads, seed=seed)
     start = time.perf_counter()
     table = read_features(features)
     train, val = split_rows(table, "train"), split_rows(table, "val")
     input_kind = NET_INPUTS[net]
     classes = classes_of(np.asarray(train.column("label").to_pylist()))
-    x_train, x_val = model_input(train, input_kind), model_input(val, input_kind)
+    x_train, x_val = model_input(train, input_kind, **options), model_input(val, input_kind, **options)
     y_train = encode(np.asarray(train.column("label").to_pylist()), classes)
     y_val = encode(np.asarray(val.column("label").to_pylist()), classes)
     log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
-    model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp)
+    model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed)
     history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
+    if hp.get("tta_flip", False):
+        model = keras_nets.with_flip_averaging(model)
     seconds = time.perf_counter() - start
     log.info("%s %s: best epoch %d of %d, %.1f s", modality, net, history["best_epoch"], history["epochs_run"], seconds)
     card = _card(
         name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
         n_train=len(train), n_val=len(val), seconds=seconds, threads=threads, history=history,
-        n_parameters=int(model.count_params()),
+        n_parameters=int(model.count_params()), input_options=options,
     )
     save_model(model, model_dir, framework="keras", card=card)
     return card
