@@ -1,6 +1,7 @@
 """TESS, SAVEE and CREMA-D names, and ingest of the real TESS and SAVEE samples."""
 
 import json
+from pathlib import PurePosixPath
 
 import pyarrow.parquet as pq
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from conftest import make_zip, wav_bytes
 from emorec.corpora.speech import ingest_speech_corpus
 from emorec.corpora.speech_names import cremad_sexes, parse_cremad_name, parse_savee_name, parse_tess_name
-from emorec.tables import AUDIO_MANIFEST
+from emorec.corpora.speech import NAMED_MANIFEST
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,14 @@ from emorec.tables import AUDIO_MANIFEST
 )
 def test_tess_names(name, label, speaker):
     row = parse_tess_name(name)
-    assert (row["label"], row["speaker"], row["sex"]) == (label, speaker, "female")
+    assert (row["label"], row["speaker"], row["sex"], row["inferred"]) == (label, speaker, "female", "")
+
+
+def test_tess_name_short_of_the_pattern_takes_the_speaker_from_its_folder():
+    # the full release has OAF_neutral/OA_bite_neutral.wav: the speaker prefix is cut short
+    row = parse_tess_name("TESS Toronto emotional speech set data/OAF_neutral/OA_bite_neutral.wav")
+    assert (row["speaker"], row["label"], row["sample_id"]) == ("tess-OAF", "neutral", "tess-OAF-bite-neutral")
+    assert row["inferred"] == "speaker OAF from folder 'OAF_neutral' (file prefix 'OA')"
 
 
 @pytest.mark.parametrize(
@@ -32,6 +40,8 @@ def test_tess_names(name, label, speaker):
         ("OAF_angry/OAF_back.wav", "is not"),
         ("OAF_angry/OAF_back_bored.wav", "unknown TESS emotion 'bored'"),
         ("YAF_angry/OAF_back_angry.wav", "does not match its folder"),
+        ("YAF_neutral/OA_bite_neutral.wav", "names no speaker it abbreviates"),
+        ("OA_bite_neutral.wav", "names no speaker it abbreviates"),
     ],
 )
 def test_bad_tess_names(name, reason):
@@ -89,7 +99,7 @@ def test_cremad_archive_uses_demographics_and_rejects_with_reasons(tmp_path):
         "CREMA-D/AudioWAV/1002_IEO_XYZ_LO.wav": wav_bytes(seed=3),
     })
     manifest, rejects, summary = ingest(tmp_path, "cremad", archive, test=["1002"])
-    assert manifest.schema.equals(AUDIO_MANIFEST)
+    assert manifest.schema.equals(NAMED_MANIFEST)
     rows = {r["sample_id"]: r for r in manifest.to_pylist()}
     assert rows["cremad-1001-DFA_ANG_XX"]["sex"] == "male" and rows["cremad-1001-DFA_ANG_XX"]["split"] == "train"
     assert rows["cremad-1002-IEO_SAD_LO"]["sex"] == "female" and rows["cremad-1002-IEO_SAD_LO"]["split"] == "test"
@@ -111,6 +121,22 @@ def test_real_tess_sample(shared_data, tmp_path):
         assert r["original_label"] in folder or (r["original_label"] == "ps" and "surprise" in folder)
         assert r["split"] == ("test" if r["speaker"] == "tess-YAF" else "train")
         assert r["sample_rate"] == 24414
+
+
+@pytest.mark.realdata
+def test_real_tess_with_the_release_misnamed_file_ingests_every_file(shared_data, tmp_path):
+    """The full release's ``OAF_neutral/OA_bite_neutral.wav`` (a real clip under that name)."""
+    import zipfile
+
+    with zipfile.ZipFile(shared_data / "tess" / "tess_sample.zip") as source:
+        members = {n: source.read(n) for n in source.namelist() if not n.endswith("/")}
+    neutral = next(n for n in members if "OAF_neutral/" in n)
+    members[neutral.replace(PurePosixPath(neutral).name, "OA_bite_neutral.wav")] = members[neutral]
+    manifest, rejects, summary = ingest(tmp_path, "tess", make_zip(tmp_path / "tess.zip", members), test=["YAF"])
+    assert rejects.num_rows == 0 and manifest.num_rows == 29 == summary["samples"]
+    inferred = [r for r in manifest.to_pylist() if r["inferred"]]
+    assert [(r["sample_id"], r["speaker"], r["label"]) for r in inferred] == [("tess-OAF-bite-neutral", "tess-OAF", "neutral")]
+    assert inferred[0]["inferred"].startswith("speaker OAF from folder")
 
 
 @pytest.mark.realdata

@@ -16,7 +16,7 @@ from emorec.models.store import load_model, save_model
 from emorec.stages.evaluate import evaluate_model
 from emorec.stages.fuse import common_labels, run_fusion
 from conftest import REPO
-from emorec.stages.report import README_END, README_START, merge_metrics, results_markdown, update_readme, write_metrics
+from emorec.stages.report import README_BLOCKS, merge_metrics, real_results_markdown, results_markdown, update_readme, write_metrics
 from emorec.tables import audio_features_schema, audio_descriptor_names, write_table
 
 N_MFCC, N_MELS, FRAMES = 2, 4, 6
@@ -172,11 +172,13 @@ def test_metrics_merge_refuses_duplicates_and_renders_a_table(tmp_path):
     with pytest.raises(DataError, match="also reported"):
         merge_metrics([tmp_path / "a.json", tmp_path / "a.json"])
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
-    (tmp_path / "m.json").write_text(json.dumps(merged))
-    assert update_readme(readme, tmp_path / "m.json")
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- real-results:start -->\nold\n<!-- real-results:end -->\nend\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/metrics.json").write_text(json.dumps(merged))
+    assert update_readme(readme, tmp_path)
     assert table in readme.read_text() and readme.read_text().endswith("end\n")
-    assert not update_readme(readme, tmp_path / "m.json")
+    assert "old" in readme.read_text()  # no reports/real/metrics.json: its block is left alone
+    assert not update_readme(readme, tmp_path)
 
 
 def committed(path: str) -> str:
@@ -187,11 +189,25 @@ def committed(path: str) -> str:
     return result.stdout
 
 
-def test_readme_results_table_is_generated_from_the_committed_metrics():
+@pytest.mark.parametrize(("start", "end", "render", "metrics_path"), README_BLOCKS)
+def test_readme_results_tables_are_generated_from_the_committed_metrics(start, end, render, metrics_path):
     text = committed("README.md")
-    block = text[text.index(README_START) + len(README_START) + 1 : text.index(README_END)]
-    metrics = json.loads(committed("reports/metrics.json"))
-    assert block == results_markdown(metrics), "run: python -m emorec.stages.report"
+    block = text[text.index(start) + len(start) + 1 : text.index(end)]
+    assert block == render(json.loads(committed(metrics_path))), "run: python -m emorec.stages.report"
+
+
+def test_real_results_table_lists_every_measured_task():
+    metrics = {
+        "audio.svm.ravdess.test.accuracy": 0.7, "audio.svm.ravdess.test.balanced_accuracy": 0.65, "audio.svm.ravdess.test.macro_f1": 0.6,
+        "audio.svm.test.accuracy": 0.6, "audio.svm.cv.accuracy.mean": 0.63, "audio.svm.cv.accuracy.std": 0.07,
+        "audio.svm.cv.uar.mean": 0.62, "audio.svm.cv.uar.std": 0.05, "audio.svm.savee.test.shared.balanced_accuracy": 0.5,
+        "audio.svm.savee.test.shared.n": 16, "visual.cnn.test.accuracy": 0.66, "visual.cnn.test.n": 3589,
+        "fusion.fscore.test.accuracy": 0.8, "fusion.pairs": 240,
+    }
+    table = real_results_markdown(metrics)
+    assert "| `svm` | 70.0 | 65.0 | 60.0 | 63.0 ± 7.0 | 62.0 ± 5.0 | 50.0 (16) |" in table
+    assert "→ SAVEE UAR (n)" in table and "TESS" not in table
+    assert "| `cnn` | 66.0 |" in table and "240 simulated test pairs" in table and "| `fscore` | 80.0 |" in table
 
 
 def test_several_corpora_are_also_reported_one_by_one(tmp_path):
@@ -205,3 +221,70 @@ def test_several_corpora_are_also_reported_one_by_one(tmp_path):
     assert metrics["audio.rf.tess.test.n"] == metrics["audio.rf.test.n"] == 8  # all test speakers are TESS
     assert metrics["audio.rf.ravdess.train.n"] == 32 and "audio.rf.tess.train.n" not in metrics
     assert set(pd.read_csv(tmp_path / "report" / "per_class.csv")["corpus"]) == {"all", "ravdess", "tess"}
+
+
+def test_speaker_normalisation_centres_each_speaker_on_its_own_clips():
+    from emorec.datasets import speaker_normalise
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(100, 5, (20, 3)), rng.normal(-3, 0.1, (30, 3))])
+    x[:, 2] = 7.0  # a constant feature stays finite (0)
+    speakers = ["a"] * 20 + ["b"] * 30
+    z = speaker_normalise(x, speakers)
+    for rows in (slice(0, 20), slice(20, 50)):
+        np.testing.assert_allclose(z[rows, :2].mean(axis=0), 0, atol=1e-9)
+        np.testing.assert_allclose(z[rows, :2].std(axis=0), 1, atol=1e-9)
+    assert (z[:, 2] == 0).all()
+    # per mel band for log-mel arrays: statistics over clips and frames
+    logmel = rng.normal(size=(50, 4, 6, 1)) * np.arange(1, 5)[None, :, None, None] + 10
+    zl = speaker_normalise(logmel, speakers, axis=(0, 2))
+    np.testing.assert_allclose(zl[:20].mean(axis=(0, 2)), 0, atol=1e-9)
+
+
+def test_model_input_selects_descriptor_groups_and_normalises_per_speaker():
+    table = audio_table()
+    names = audio_descriptor_names(n_mfcc=N_MFCC)
+    extra = pa.array(np.arange(len(table), dtype=np.float32))
+    table = table.add_column(table.schema.get_field_index("logmel"), "egemaps_F0semitoneFrom27.5Hz_sma3nz_amean", extra)
+    assert list(model_input(table, "descriptors", descriptors=["egemaps"]).columns) == ["egemaps_F0semitoneFrom27.5Hz_sma3nz_amean"]
+    assert list(model_input(table, "descriptors", descriptors=["emorec"]).columns) == names
+    normalised = model_input(table, "descriptors", speaker_norm=True)
+    speakers = np.asarray(table.column("speaker").to_pylist())
+    np.testing.assert_allclose(normalised[speakers == "01"].mean(), 0, atol=1e-5)
+    with pytest.raises(DataError, match="no descriptors of"):
+        model_input(audio_table(), "descriptors", descriptors=["egemaps"])
+
+
+def test_shared_class_scores_use_only_the_shared_classes():
+    from emorec.stages.evaluate import shared_class_metrics
+
+    labels = ["neutral", "calm", "happy", "sad", "surprised"]
+    y = np.array([0, 2, 3, 4, 1])
+    # the second sample's best class is calm (not shared): the best shared class, happy, wins
+    proba = np.array([[0.9, 0, 0.1, 0, 0], [0, 0.6, 0.3, 0.1, 0], [0.2, 0, 0, 0.8, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]], dtype=float)
+    out = shared_class_metrics("audio.svm.savee", y, proba, labels, ["neutral", "happy", "sad", "angry"])
+    assert out["audio.svm.savee.test.shared.n"] == 3
+    assert out["audio.svm.savee.test.shared.accuracy"] == 1.0
+    assert shared_class_metrics("k", np.array([4]), proba[:1], labels, ["neutral"]) == {}
+
+
+def test_cv_folds_deal_speakers_into_consecutive_groups_and_summarise(tmp_path, features):
+    from emorec.stages.cv import cv_fold, cv_summary, fold_speakers
+
+    actors = [f"Actor_{i:02d}" for i in range(24, 0, -1)]
+    groups = fold_speakers(actors * 2, folds=6)
+    assert groups[0] == ["Actor_01", "Actor_02", "Actor_03", "Actor_04"] and groups[-1][-1] == "Actor_24"
+    with pytest.raises(DataError, match="between 2 and 24"):
+        fold_speakers(actors, folds=25)
+    files = []
+    for fold in range(3):
+        files.append(tmp_path / f"fold_{fold}.json")
+        record = cv_fold(features=features, out_path=files[-1], corpus="ravdess", fold=fold, folds=3, kind="random_forest", grid={"n_estimators": [30]},
+                         inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": False})
+        assert record["n"] == 16 and record["accuracy"] > 0.8  # the first descriptors separate the classes
+    metrics = cv_summary(fold_files=files, metrics_path=tmp_path / "m.json", table_path=tmp_path / "folds.csv", prefix="audio.svm")  # the prefix names the model
+    accuracies = [json.loads(f.read_text())["accuracy"] for f in files]
+    assert metrics["audio.svm.cv.accuracy.mean"] == pytest.approx(np.mean(accuracies))
+    assert metrics["audio.svm.cv.accuracy.std"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert {"audio.svm.cv.uar.mean", "audio.svm.cv.macro_f1.std", "audio.svm.cv.folds"} <= set(metrics)
+    assert len(pd.read_csv(tmp_path / "folds.csv")) == 3

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO
-from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, audio_features_schema
+from emorec.features.audio import AudioFeatureParams
+from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
@@ -20,11 +21,13 @@ TINY = REPO / "tests" / "config" / "tiny.yaml"
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
-MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "cnn_lstm"), ("visual", "cnn")]
+MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "mlp"), ("audio", "cnn_lstm"), ("visual", "cnn")]
+#: Another CPU, emulated: oneDNN without AVX-512, NumPy's AVX-512 loops off, OpenBLAS' Haswell kernels.
+EMULATED_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=ENV)
+def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=env or ENV)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def test_dag_writes_every_table_with_its_schema(run):
         summary = json.loads((run / f"data/interim/{corpus}/summary.json").read_text())
         assert summary["rejects"] == 0 and len(summary["archive_sha256"]) == 64
     audio = pq.read_table(run / "data/features/audio.parquet")
-    assert audio.schema.equals(audio_features_schema(n_mfcc=20, n_mels=64, frames=128), check_metadata=False)
+    assert audio.schema.equals(AudioFeatureParams(egemaps=True).schema, check_metadata=False)
     assert audio.num_rows == 4 * 60
     assert sorted(set(audio.column("split").to_pylist())) == ["test", "train", "val"]
     faces = pq.read_table(run / "data/features/fer2013/faces.parquet")
@@ -108,6 +111,10 @@ def test_every_model_is_evaluated_and_fused(run):
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert f"fusion.{method}.test.macro_f1" in metrics
+    for name in ("svm", "random_forest", "gradient_boosting", "mlp"):  # 2 folds of 2 actors
+        assert metrics[f"audio.{name}.cv.folds"] == 2
+        for metric in ("accuracy", "uar", "macro_f1"):
+            assert 0 <= metrics[f"audio.{name}.cv.{metric}.mean"] <= 1 and metrics[f"audio.{name}.cv.{metric}.std"] >= 0
     # every held-out clip of actor 4 is paired, unless no test face has its label
     assert metrics["fusion.pairs"] + metrics["fusion.unpaired_clips"] == 60 and metrics["fusion.pairs"] > 0
     assert all(isinstance(v, (int, float)) for v in metrics.values())
@@ -129,7 +136,7 @@ def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
     for modality, name in (("audio", "svm"), ("visual", "cnn")):
         model = mlflow.pyfunc.load_model(f"models:/emorec-{modality}-{name}/1")
         features = pq.read_table(run / ("data/features/audio.parquet" if modality == "audio" else "data/features/fer2013/faces.parquet"))
-        row = model_input(features.slice(0, 1), "descriptors" if modality == "audio" else "pixels")
+        row = model_input(features.slice(0, 1), "descriptors", descriptors=["egemaps"]) if modality == "audio" else model_input(features.slice(0, 1), "pixels")
         proba = model.predict(row)
         assert proba.shape[0] == 1 and abs(float(proba.sum()) - 1) < 1e-4
 
@@ -144,6 +151,17 @@ def test_rerun_from_clean_outputs_is_identical_and_not_tracked_twice(run):
     assert (run / "reports/metrics.json").read_bytes() == first
     runs = mlflow_client(run).search_runs(experiment_names=["emorec"], output_format="list")
     assert len(runs) == 1 + len(MODELS) + 1, "an unchanged pipeline was logged twice"
+
+
+@pytest.mark.e2e
+def test_portable_results_are_the_same_bits_on_an_emulated_older_cpu(run, tmp_path):
+    """determinism: portable pins the kernels, so another CPU's defaults change nothing."""
+    result = snakemake(tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), env={**ENV, **EMULATED_CPU})
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "reports/metrics.json").read_bytes() == (run / "reports/metrics.json").read_bytes()
+    for modality, name in MODELS:  # every probability, not only the rounded metrics
+        here, there = (pd.read_parquet(w / f"reports/{modality}/{name}/predictions.parquet") for w in (tmp_path, run))
+        pd.testing.assert_frame_equal(here, there, check_exact=True)
 
 
 @pytest.mark.e2e
@@ -166,3 +184,6 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
     assert metrics["audio.svm.test.n"] == 28 + 28 + 60
     assert "audio.svm.tess.train.n" not in metrics  # TESS speakers are all held out
     assert 0 <= metrics["audio.svm.tess.test.accuracy"] <= 1
+    # on the four classes the corpora share: 4 of 7 TESS / SAVEE emotions, 4 clips each
+    assert metrics["audio.svm.tess.test.shared.n"] == 16 and metrics["audio.svm.savee.test.shared.n"] == 16
+    assert 0 <= metrics["audio.svm.savee.test.shared.balanced_accuracy"] <= 1

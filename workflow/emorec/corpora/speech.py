@@ -1,9 +1,12 @@
 """Ingest of the speech corpora named by filename alone (TESS, SAVEE, CREMA-D) into the
 common audio manifest, with held-out speakers as in :mod:`emorec.corpora.ravdess`."""
 
+import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+
+import pyarrow as pa
 
 from emorec.archives import open_archive
 from emorec.corpora.audio_ingest import MemberParser, ingest_audio_archive, write_audio_ingest
@@ -12,7 +15,12 @@ from emorec.errors import DataError
 from emorec.splits import SpeakerSplit
 from emorec.tables import AUDIO_MANIFEST
 
+log = logging.getLogger(__name__)
+
 PARSERS: dict[str, MemberParser] = {"tess": parse_tess_name, "savee": parse_savee_name, "cremad": parse_cremad_name}
+#: The common audio manifest plus ``inferred``: what a parser took from a member's folder
+#: because its file name fell short of the corpus pattern ("" when nothing was).
+NAMED_MANIFEST = pa.schema([*AUDIO_MANIFEST, pa.field("inferred", pa.string())])
 
 
 def member_parser(corpus: str, archive: str | Path, *, max_compression_ratio: float) -> MemberParser:
@@ -53,7 +61,10 @@ def ingest_speech_corpus(
         max_compression_ratio=max_compression_ratio,
         threads=threads,
     )
+    for row in result.rows:
+        if row["inferred"]:
+            log.info("%s: %s", row["member"], row["inferred"])
     write_audio_ingest(
-        result, schema=AUDIO_MANIFEST, manifest_path=manifest_path, rejects_path=rejects_path,
+        result, schema=NAMED_MANIFEST, manifest_path=manifest_path, rejects_path=rejects_path,
         summary_path=summary_path, max_reject_fraction=max_reject_fraction,
     )

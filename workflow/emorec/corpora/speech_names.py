@@ -42,6 +42,7 @@ def _row(corpus: str, speaker: str, clip: str, label: str, original: str, sex: s
         "original_label": original,
         "speaker": f"{corpus}-{speaker}",
         "sex": sex,
+        "inferred": "",
     }
 
 
@@ -51,18 +52,40 @@ def _require_known(value: str, allowed: Collection[str], what: str) -> None:
         raise ValueError(f"unknown {what} {value!r} (expected one of {', '.join(allowed)})")
 
 
+def _tess_folder_speaker(folder: str) -> str | None:
+    """The speaker a TESS folder names (``OAF_Pleasant_surprise`` -> ``OAF``), if any."""
+    match = re.fullmatch(r"(OAF|YAF)_[A-Za-z_]+", folder, flags=re.I)
+    return match.group(1).upper() if match else None
+
+
 def parse_tess_name(name: str) -> dict[str, Any]:
-    """Decode ``<speaker>_<word>_<emotion>.wav`` (the folder only has to agree on the speaker)."""
+    """Decode ``<speaker>_<word>_<emotion>.wav``; the folder must agree on the speaker.
+
+    Where the file name itself is short of the pattern, the folder decides, and the row's
+    ``inferred`` field says what was taken from it: the full release has
+    ``OAF_neutral/OA_bite_neutral.wav``, whose speaker prefix is cut short.
+    """
     path = PurePosixPath(name)
-    match = re.fullmatch(r"(OAF|YAF)_([A-Za-z]+)_([A-Za-z]+)", path.stem)
+    folder = path.parent.name
+    folder_speaker = _tess_folder_speaker(folder)
+    match = re.fullmatch(r"([A-Za-z]+)_([A-Za-z]+)_([A-Za-z]+)", path.stem)
     if not match:
         raise ValueError(f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav")
-    speaker, word, emotion = match.group(1), match.group(2).lower(), match.group(3).lower()
+    prefix, word, emotion = match.group(1).upper(), match.group(2).lower(), match.group(3).lower()
+    inferred = []
+    if prefix in TESS_SPEAKERS:
+        speaker = prefix
+        if folder and not folder.upper().startswith(speaker + "_"):
+            raise ValueError(f"speaker {speaker} does not match its folder {folder!r}")
+    elif folder_speaker and folder_speaker.startswith(prefix):
+        speaker = folder_speaker
+        inferred.append(f"speaker {speaker} from folder {folder!r} (file prefix {match.group(1)!r})")
+    else:
+        raise ValueError(f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav and its folder {folder!r} names no speaker it abbreviates")
     _require_known(emotion, TESS_EMOTIONS, "TESS emotion")
-    folder = path.parent.name
-    if folder and not folder.upper().startswith(speaker + "_"):
-        raise ValueError(f"speaker {speaker} does not match its folder {folder!r}")
-    return _row("tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker])
+    row = _row("tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker])
+    row["inferred"] = "; ".join(inferred)
+    return row
 
 
 def parse_savee_name(name: str) -> dict[str, Any]:

@@ -61,19 +61,34 @@ _CUSTOM: dict[str, Any] = {}
 
 
 def custom_objects() -> dict[str, Any]:
-    """The custom layers saved models use (flip test-time averaging), registered once."""
+    """Custom layers older saved models use, registered once: ``HorizontalFlip`` (the first
+    flip test-time averaging, before :func:`mirror` replaced it with built-in layers)."""
     if not _CUSTOM:
         import keras
 
         @keras.saving.register_keras_serializable(package="emorec")
         class HorizontalFlip(keras.layers.Layer):
-            """Mirror images left-right, at training and at inference (for test-time averaging)."""
+            """Mirror images left-right, at training and at inference."""
 
             def call(self, x: Any) -> Any:
                 return keras.ops.flip(x, axis=2)
 
         _CUSTOM["HorizontalFlip"] = HorizontalFlip
     return dict(_CUSTOM)
+
+
+def mirror(x: Any) -> Any:
+    """Images ``(h, w, c)`` mirrored left-right with built-in layers only, so a saved model
+    loads anywhere (MLflow, ``mlflow models serve``) without this package: the width axis is
+    multiplied by a fixed anti-identity matrix, which is exact (one product by 1, sums of 0)."""
+    from keras import layers
+
+    width = int(x.shape[2])
+    x = layers.Permute((1, 3, 2))(layers.Rescaling(1.0)(x))  # (h, c, w), as floats
+    flip = layers.Dense(width, use_bias=False, trainable=False, name="mirror")
+    x = flip(x)
+    flip.set_weights([np.eye(width, dtype=np.float32)[::-1]])
+    return layers.Permute((1, 3, 2))(x)
 
 
 def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
@@ -127,8 +142,7 @@ def with_flip_averaging(model: Any) -> Any:
     from keras import layers
 
     inputs = keras.Input(shape=model.input_shape[1:], name="pixels", dtype=model.inputs[0].dtype)
-    flipped = custom_objects()["HorizontalFlip"]()(inputs)
-    outputs = layers.Average()([model(inputs), model(flipped)])
+    outputs = layers.Average()([model(inputs), model(mirror(inputs))])
     return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
 
 

@@ -34,7 +34,7 @@ def fold_speakers(speakers: Sequence[str], *, folds: int) -> list[list[str]]:
     """The sorted distinct ``speakers`` in ``folds`` consecutive groups of near-equal size."""
     distinct = sorted(set(speakers))
     if folds < 2 or folds > len(distinct):
-        raise DataError(f"evaluation.cv.folds: {folds} folds need 2 to {len(distinct)} speakers' worth of groups")
+        raise DataError(f"evaluation.cv.folds: {folds} folds need between 2 and {len(distinct)} (the corpus' speakers)")
     return [list(group) for group in np.array_split(np.array(distinct, dtype=object), folds)]
 
 

@@ -19,6 +19,9 @@ from emorec.jsonio import read_json, write_json
 DECIMALS = 6
 SUMMARY_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "top2_accuracy")
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+REAL_START, REAL_END = "<!-- real-results:start -->", "<!-- real-results:end -->"
+#: Cross-corpus test sets of the real profile, as the real-results table names them.
+CROSS_CORPORA = {"savee": "SAVEE", "tess": "TESS", "cremad": "CREMA-D"}
 
 
 def scalar(value: Any) -> float | int:
@@ -59,16 +62,65 @@ def results_markdown(metrics: Mapping[str, float | int]) -> str:
     return header + "\n".join(lines) + "\n"
 
 
-def update_readme(readme: str | Path, metrics_path: str | Path) -> bool:
-    """Replace the results block of ``readme`` with the table of ``metrics_path``;
-    True when the file changed."""
+def _pct(metrics: Mapping[str, float | int], key: str) -> str:
+    return f"{100 * metrics[key]:.1f}" if key in metrics else ""
+
+
+def _mean_std(metrics: Mapping[str, float | int], key: str) -> str:
+    return f"{100 * metrics[key + '.mean']:.1f} ± {100 * metrics[key + '.std']:.1f}" if key + ".mean" in metrics else ""
+
+
+def real_results_markdown(metrics: Mapping[str, float | int]) -> str:
+    """The README's real-data tables (percentages): every audio model on the held-out RAVDESS
+    actors, by k-fold CV, and cross-corpus on the shared classes; the face models on FER2013's
+    PrivateTest; fusion on simulated pairs."""
+    audio = sorted({k.split(".")[1] for k in metrics if k.startswith("audio.") and k.endswith(".test.accuracy")})
+    cross = [c for c in CROSS_CORPORA if any(k.startswith(f"audio.") and f".{c}.test.shared.n" in k for k in metrics)]
+    lines = [
+        "| audio model | RAVDESS test acc. | UAR | macro-F1 | CV acc. (mean ± std) | CV UAR | "
+        + " | ".join(f"→ {CROSS_CORPORA[c]} UAR (n)" for c in cross) + " |",
+        "|---|" + "---:|" * (5 + len(cross)),
+    ]
+    for m in audio:
+        p = f"audio.{m}"
+        rav = f"{p}.ravdess.test" if f"{p}.ravdess.test.accuracy" in metrics else f"{p}.test"
+        cells = [_pct(metrics, f"{rav}.accuracy"), _pct(metrics, f"{rav}.balanced_accuracy"), _pct(metrics, f"{rav}.macro_f1"),
+                 _mean_std(metrics, f"{p}.cv.accuracy"), _mean_std(metrics, f"{p}.cv.uar")]
+        cells += [f"{_pct(metrics, f'{p}.{c}.test.shared.balanced_accuracy')} ({metrics.get(f'{p}.{c}.test.shared.n', '')})" for c in cross]
+        lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    lines += ["", "| face model | FER2013 PrivateTest acc. | UAR | macro-F1 | n |", "|---|---:|---:|---:|---:|"]
+    for m in sorted({k.split(".")[1] for k in metrics if k.startswith("visual.") and k.endswith(".test.accuracy")}):
+        p = f"visual.{m}.test"
+        lines.append(f"| `{m}` | {_pct(metrics, p + '.accuracy')} | {_pct(metrics, p + '.balanced_accuracy')} | {_pct(metrics, p + '.macro_f1')} | {metrics.get(p + '.n', '')} |")
+    methods = [k.split(".")[1] for k in metrics if k.startswith("fusion.") and k.endswith(".test.accuracy")]
+    if methods:
+        lines += ["", f"| fusion, {metrics.get('fusion.pairs', '')} simulated test pairs | accuracy | UAR | macro-F1 |", "|---|---:|---:|---:|"]
+        for m in sorted(methods):
+            p = f"fusion.{m}.test"
+            lines.append(f"| `{m}` | {_pct(metrics, p + '.accuracy')} | {_pct(metrics, p + '.balanced_accuracy')} | {_pct(metrics, p + '.macro_f1')} |")
+    return "\n".join(lines) + "\n"
+
+
+#: The README's generated blocks: markers, renderer, the metrics file they show.
+README_BLOCKS = [
+    (README_START, README_END, results_markdown, "reports/metrics.json"),
+    (REAL_START, REAL_END, real_results_markdown, "reports/real/metrics.json"),
+]
+
+
+def update_readme(readme: str | Path, root: str | Path = ".") -> bool:
+    """Refill every generated block of ``readme`` (:data:`README_BLOCKS`) from its metrics
+    file under ``root`` (a missing file leaves its block alone); True when the file changed."""
     readme = Path(readme)
-    text = readme.read_text()
-    table = results_markdown(read_json(metrics_path))
-    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.S)
-    if not pattern.search(text):
-        raise DataError(f"{readme}: no {README_START} ... {README_END} block to fill")
-    new = pattern.sub(lambda _: f"{README_START}\n{table}{README_END}", text)
+    text = new = readme.read_text()
+    for start, end, render, metrics_path in README_BLOCKS:
+        if not (Path(root) / metrics_path).exists():
+            continue
+        table = render(read_json(Path(root) / metrics_path))
+        pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+        if not pattern.search(new):
+            raise DataError(f"{readme}: no {start} ... {end} block to fill")
+        new = pattern.sub(lambda _: f"{start}\n{table}{end}", new)
     readme.write_text(new)
     return new != text
 
@@ -81,8 +133,8 @@ def write_report(metric_files: Iterable[str | Path], *, metrics_path: str | Path
     return merged
 
 
-if __name__ == "__main__":  # python -m emorec.stages.report  -> refresh the README table
+if __name__ == "__main__":  # python -m emorec.stages.report  -> refresh the README tables
     import sys
 
-    changed = update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md", sys.argv[2] if len(sys.argv) > 2 else "reports/metrics.json")
-    print("README results table " + ("updated" if changed else "already up to date"))
+    changed = update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md", sys.argv[2] if len(sys.argv) > 2 else ".")
+    print("README results tables " + ("updated" if changed else "already up to date"))
