@@ -25,13 +25,18 @@ def configure_tensorflow(*, threads: int, seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _conv_block(x: Any, filters: int) -> Any:
+def _conv_bn_relu(x: Any, filters: int) -> Any:
     from keras import layers
 
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    return layers.MaxPooling2D(2)(x)
+    return layers.Activation("relu")(x)
+
+
+def _conv_block(x: Any, filters: int) -> Any:
+    from keras import layers
+
+    return layers.MaxPooling2D(2)(_conv_bn_relu(x, filters))
 
 
 def build_cnn_lstm(*, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], lstm_units: int, dropout: float, train_x: np.ndarray) -> Any:
@@ -123,10 +128,8 @@ def build_face_cnn(
     if augment:
         x = augmentation(x, augment=augment, seed=seed)
     for f in filters:
-        for i in range(convs_per_block - 1):
-            x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.Activation("relu")(x)
+        for _ in range(convs_per_block - 1):
+            x = _conv_bn_relu(x, f)
         x = _conv_block(x, f)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(dense_units, activation="relu")(x)

@@ -1,0 +1,65 @@
+"""Where the time of a real-data run goes, per step, from Snakemake's own run logs.
+
+    .venv/bin/python benchmarks/real_run.py [reports/real] > benchmarks/real_run.txt
+
+Reads every ``.snakemake/log/*.snakemake.log``, pairs each job's start and ``Finished``
+lines, keeps the latest run of every output that the real profile's results depend on
+(``data/`` and the given reports folder), and prints seconds per job and per rule, and the
+training time recorded in each model card. Jobs run with ``-j8`` on 2 cores share them, so a
+job's seconds are wall time while it ran, not CPU time.
+"""
+
+import json
+import re
+import sys
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+
+
+def jobs(log: Path) -> list[dict]:
+    """(rule, first output, start, end) of every finished job in one run log."""
+    started, found, when, rule = {}, [], None, None
+    lines = log.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if (m := STAMP.match(line)):
+            when = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+        elif (m := re.match(r"^(?:local)?rule (\w+):$", line)):
+            rule = m.group(1)
+            block = lines[i + 1 : i + 12]
+            output = next((l.split(":", 1)[1].split(",")[0].strip() for l in block if l.strip().startswith("output:")), "")
+            jobid = next((l.split(":", 1)[1].strip() for l in block if l.strip().startswith("jobid:")), None)
+            started[jobid] = (rule, output, when)
+        elif (m := re.match(r"^Finished jobid: (\d+)", line)) and m.group(1) in started:
+            rule, output, begin = started.pop(m.group(1))
+            found.append({"rule": rule, "output": output, "start": begin, "end": when})
+    return found
+
+
+def main(reports: str) -> None:
+    latest: dict[str, dict] = {}
+    for log in sorted((REPO / ".snakemake" / "log").glob("*.snakemake.log")):
+        for job in jobs(log):
+            if job["output"].startswith(("data/", reports + "/")) and job["rule"] != "all":
+                latest[job["output"]] = job
+    per_rule: dict[str, list[float]] = defaultdict(list)
+    for job in latest.values():
+        per_rule[job["rule"]].append((job["end"] - job["start"]).total_seconds())
+    print(f"Real-data run ({reports}), from .snakemake/log: seconds per rule (jobs, total, longest job)")
+    print("| rule | jobs | total s | longest s |\n|---|---:|---:|---:|")
+    for rule, seconds in sorted(per_rule.items(), key=lambda kv: -sum(kv[1])):
+        print(f"| {rule} | {len(seconds)} | {sum(seconds):.0f} | {max(seconds):.0f} |")
+    print(f"| all jobs | {sum(map(len, per_rule.values()))} | {sum(sum(s) for s in per_rule.values()):.0f} | |")
+    print("\nTraining time recorded in each model card (training_seconds):")
+    for card in sorted((REPO / "data" / "models").glob("*/*/card.json")):
+        data = json.loads(card.read_text())
+        epochs = data.get("history", {}).get("epoch_seconds")
+        extra = f", {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch" if epochs else ""
+        print(f"- {data['modality']}.{data['name']}: {data['training_seconds']:.0f} s{extra}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "reports/real")
