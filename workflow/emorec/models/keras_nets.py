@@ -62,26 +62,6 @@ def build_cnn_lstm(*, input_shape: Sequence[int], n_classes: int, filters: Seque
     return keras.Model(inputs, outputs, name="audio_cnn_lstm")
 
 
-_CUSTOM: dict[str, Any] = {}
-
-
-def custom_objects() -> dict[str, Any]:
-    """Custom layers older saved models use, registered once: ``HorizontalFlip`` (the first
-    flip test-time averaging, before :func:`mirror` replaced it with built-in layers)."""
-    if not _CUSTOM:
-        import keras
-
-        @keras.saving.register_keras_serializable(package="emorec")
-        class HorizontalFlip(keras.layers.Layer):
-            """Mirror images left-right, at training and at inference."""
-
-            def call(self, x: Any) -> Any:
-                return keras.ops.flip(x, axis=2)
-
-        _CUSTOM["HorizontalFlip"] = HorizontalFlip
-    return dict(_CUSTOM)
-
-
 def mirror(x: Any) -> Any:
     """Images ``(h, w, c)`` mirrored left-right with built-in layers only, so a saved model
     loads anywhere (MLflow, ``mlflow models serve``) without this package: the width axis is

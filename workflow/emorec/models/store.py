@@ -77,9 +77,7 @@ def load_model(directory: str | Path) -> TrainedModel:
     if card["framework"] == "keras":
         import keras
 
-        from emorec.models.keras_nets import custom_objects
-
-        return TrainedModel("keras", keras.saving.load_model(path, custom_objects=custom_objects()), card)
+        return TrainedModel("keras", keras.saving.load_model(path), card)
     import skops.io
 
     types = skops.io.get_untrusted_types(file=path)
