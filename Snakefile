@@ -18,6 +18,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/cv.smk"
+include: "workflow/rules/video.smk"
 
 
 rule all:
@@ -25,6 +26,7 @@ rule all:
         f"{REPORTS}/results.md",
         FUSION_FILES["f1_png"],
         f"{REPORTS}/mlflow_run.json",
+        [AV_FILES["f1_png"]] if USES_VIDEO else [],
     default_target: True
 
 
@@ -34,6 +36,7 @@ rule all_data:
         [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
         FEATURE_TABLES["audio"],
         "data/features/fer2013/faces.parquet",
+        list(VIDEO_TABLES.values()) if USES_VIDEO else [],
     localrule: True
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 from emorec.features.audio import AudioFeatureParams
-from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS
+from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
@@ -60,6 +60,11 @@ def test_dag_writes_every_table_with_its_schema(run):
     faces = pq.read_table(run / "data/features/fer2013/faces.parquet")
     assert faces.schema.equals(FACE_FEATURES) and faces.num_rows == 300
     assert (run / "logs/features/ravdess/shard_001.log").read_text().count("clips") >= 1
+    video = pq.read_table(run / "data/interim/ravdess_video/manifest.parquet")
+    assert video.schema.equals(VIDEO_MANIFEST) and video.num_rows == 2 * 32
+    assert pq.read_schema(run / "data/features/ravdess_video/faces.parquet").equals(VIDEO_FACES)
+    tracks = pq.read_table(run / "data/features/ravdess_video/audio.parquet")
+    assert tracks.schema.equals(audio.schema, check_metadata=False) and tracks.num_rows == 2 * 30
 
 
 @pytest.mark.e2e
@@ -120,6 +125,14 @@ def test_every_model_is_evaluated_and_fused(run):
     assert all(isinstance(v, (int, float)) for v in metrics.values())
     results = (run / "reports/results.md").read_text()
     assert "`fusion.fscore`" in results and "`visual.cnn`" in results
+    # real audio-visual pairs: actor 4's full-AV clips with a face, each clip's own voice and face
+    assert metrics["av.clips"] == 64 and metrics["av.full_av_clips"] == 60 and metrics["av.video_only_clips"] == 4
+    assert 0 < metrics["av.test_pairs"] <= 30 and metrics["av.frame_face_fraction"] > 0.5
+    for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
+        assert metrics[f"av.{method}.test.n"] == metrics["av.test_pairs"]
+    clips = pd.read_parquet(run / "reports/av/clips.parquet")
+    video_only = clips[clips["av"] == "video_only"]
+    assert len(clips) == 64 and video_only.filter(like="audio_p_").isna().all().all()
 
 
 @pytest.mark.e2e

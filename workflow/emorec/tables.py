@@ -52,13 +52,35 @@ AUDIO_MANIFEST = pa.schema(
     ]
 )
 
+#: Every decoded RAVDESS filename code, one int8 column each.
+_RAVDESS_CODES = [
+    pa.field(name, pa.int8()) for name in ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+]
+
 #: RAVDESS manifest: the common audio columns plus every decoded filename code.
 RAVDESS_MANIFEST = pa.schema(
     list(AUDIO_MANIFEST)
-    + [
-        pa.field(name, pa.int8())
-        for name in ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+    + _RAVDESS_CODES
+)
+
+#: RAVDESS video manifest: one row per usable clip of every configured video archive.
+VIDEO_MANIFEST = pa.schema(
+    [
+        *_SAMPLE,
+        ("archive", pa.string()),
+        ("member", pa.string()),
+        ("speaker", pa.string()),
+        ("sex", pa.string()),
+        ("av", pa.string()),  # full_av (a voice and a face of one take) or video_only
+        ("duration_s", pa.float32()),
+        ("fps", pa.float32()),
+        ("width", pa.int16()),
+        ("height", pa.int16()),
+        ("frames", pa.int32()),
+        ("has_audio", pa.bool_()),
+        ("content_hash", pa.string()),
     ]
+    + _RAVDESS_CODES
 )
 
 #: A 48x48 uint8 image, row-major, as one fixed-size binary value: parquet writes and reads
@@ -69,6 +91,25 @@ FACE_MANIFEST = pa.schema([*_SAMPLE, ("row", pa.int32()), ("pixels", PIXELS)])
 
 FACE_FEATURES = pa.schema(
     [*_SAMPLE, ("pixels", PIXELS)],
+    metadata={b"image_shape": f"{FACE_SIDE},{FACE_SIDE}".encode()},
+)
+
+#: Faces found in sampled video frames (``sample_id`` = clip id + frame), in the FER2013
+#: faces' 48x48 normalisation so the face models apply unchanged.
+VIDEO_FACES = pa.schema(
+    [
+        *_SAMPLE,
+        ("speaker", pa.string()),
+        ("clip_id", pa.string()),
+        ("frame", pa.int32()),
+        ("time_s", pa.float32()),
+        ("box_x", pa.int16()),
+        ("box_y", pa.int16()),
+        ("box_w", pa.int16()),
+        ("box_h", pa.int16()),
+        ("score", pa.float32()),  # the detector's confidence (Haar: final-stage level weight)
+        ("pixels", PIXELS),
+    ],
     metadata={b"image_shape": f"{FACE_SIDE},{FACE_SIDE}".encode()},
 )
 

@@ -19,6 +19,7 @@ if workflow.is_main_process and not workflow.dryrun:
 DEMO_ARCHIVES = {
     "ravdess": "data/raw/demo/ravdess_demo.zip",
     "fer2013": "data/raw/demo/fer2013_demo.csv",
+    "ravdess_video": "data/raw/demo/ravdess_video_demo.zip",
 }
 #: Speech corpora whose clips feed the audio models (params: corpora.speech).
 SPEECH_CORPORA = list(config["corpora"]["speech"])
@@ -41,6 +42,20 @@ def archive(corpus):
 
 for _corpus in [*SPEECH_CORPORA, "fer2013"]:
     archive(_corpus)
+
+
+def video_archives():
+    """The configured RAVDESS video archives (corpora.ravdess_video.archives); each must exist
+    unless it is the demo's, which a rule builds."""
+    paths = list(config["corpora"]["ravdess_video"]["archives"])
+    for path in paths:
+        if os.path.normpath(path) != os.path.normpath(DEMO_ARCHIVES["ravdess_video"]) and not os.path.exists(path):
+            raise DataError(f"corpora.ravdess_video.archives: {path} does not exist. {MISSING_HINT}")
+    return paths
+
+
+#: Whether the audio-visual path (video ingest, faces, clip predictions, av. fusion) runs.
+USES_VIDEO = bool(video_archives())
 
 
 #: The folder holding the rule scripts and the emorec package.
@@ -117,6 +132,18 @@ FUSION_FILES = {
 }
 
 
+AV_FILES = {
+    n.replace(".", "_"): f"{REPORTS}/av/{n}"
+    for n in ("clips.parquet", "weights.csv", "predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "f1.png", "metrics.json")
+}
+#: The video path's tables: manifest (ingest_outputs("ravdess_video")), faces and audio tracks.
+VIDEO_TABLES = {
+    "faces": "data/features/ravdess_video/faces.parquet",
+    "faces_summary": "data/features/ravdess_video/faces_summary.json",
+    "audio": "data/features/ravdess_video/audio.parquet",
+}
+
+
 def cv_fold_files(model):
     return [f"{REPORTS}/cv/audio/{model}/fold_{k}.json" for k in range(config["evaluation"]["cv"]["folds"])]
 
@@ -139,6 +166,7 @@ def report_inputs():
         [evaluation_files(m, n)["metrics_json"] for m, n in trained_models()]
         + [cv_files(n)["metrics"] for n in cv_models()]
         + [FUSION_FILES["metrics_json"]]
+        + ([AV_FILES["metrics_json"]] if USES_VIDEO else [])
     )
 
 

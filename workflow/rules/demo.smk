@@ -37,3 +37,23 @@ rule demo_fer2013:
         "../envs/emorec.yaml"
     script:
         "../scripts/demo_fer2013.py"
+
+
+rule demo_ravdess_video:
+    input:
+        speech=DEMO_ARCHIVES["ravdess"],
+        code=package_code("demo_ravdess_video.py"),
+    output:
+        archive=DEMO_ARCHIVES["ravdess_video"],
+    params:
+        demo=config["demo"],
+    log:
+        "logs/demo/ravdess_video.log",
+    threads: threads_of("demo")
+    resources:
+        mem_mb=mem_of("demo"),
+        runtime=runtime_of("demo"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/demo_ravdess_video.py"

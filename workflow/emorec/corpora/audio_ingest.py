@@ -15,13 +15,15 @@ from typing import Any
 import pyarrow as pa
 
 from emorec.archives import Archive, file_sha256, open_archive
-from emorec.audio_io import AudioInfo, probe_wav
+from emorec.audio_io import probe_wav
 from emorec.ingest import write_ingest
 from emorec.labels import label_id
 
 log = logging.getLogger(__name__)
 
 MemberParser = Callable[[str], dict[str, Any]]
+#: Member bytes -> manifest columns from its header; ``RuntimeError`` with a reason if unusable.
+Probe = Callable[[bytes], dict[str, Any]]
 
 
 @dataclass
@@ -45,11 +47,17 @@ def metadata_reason(name: str) -> str | None:
     return None
 
 
-def _inspect(arc: Archive, name: str) -> tuple[AudioInfo | str, str]:
-    """A member's audio header and content hash, or the reason it is not audio (and "")."""
+def audio_columns(data: bytes) -> dict[str, Any]:
+    """Manifest columns of an audio member from its header; ``RuntimeError`` if not audio."""
+    info = probe_wav(data)
+    return {"sample_rate": info.samplerate, "channels": info.channels, "frames": info.frames, "duration_s": info.frames / info.samplerate}
+
+
+def _inspect(arc: Archive, name: str, probe: Probe) -> tuple[dict[str, Any] | str, str]:
+    """A member's probed columns and content hash, or the reason it is unusable (and "")."""
     data = arc.read(name)
     try:
-        return probe_wav(data), hashlib.blake2b(data, digest_size=16).hexdigest()
+        return probe(data), hashlib.blake2b(data, digest_size=16).hexdigest()
     except RuntimeError as exc:
         return str(exc), ""
 
@@ -63,13 +71,16 @@ def ingest_audio_archive(
     max_compression_ratio: float,
     describe_other: Callable[[str], str | None] | None = None,
     threads: int = 1,
+    suffix: str = ".wav",
+    probe: Probe = audio_columns,
 ) -> IngestResult:
     """Read every member of a speech archive in place into manifest rows or rejects.
 
-    Each safe ``.wav`` member whose name parses and whose header decodes becomes a row with
-    the parser's columns plus ``member``, ``split``, ``label_id``, audio header facts and a
-    content hash; every other member becomes a reject with its reason. ``describe_other``
-    may explain a non-WAV member better than its suffix (e.g. a RAVDESS video's modality).
+    Each safe ``suffix`` member whose name parses and whose header ``probe`` accepts becomes
+    a row with the parser's columns plus ``member``, ``split``, ``label_id``, the probed
+    header facts and a content hash; every other member becomes a reject with its reason.
+    ``describe_other`` may explain another member better than its suffix (e.g. a RAVDESS
+    video in a speech archive). The video ingest runs the same loop with a video probe.
     Members are read on ``threads`` threads; rows keep the members' sorted order.
     """
     seen: dict[str, str] = {}
@@ -80,8 +91,8 @@ def ingest_audio_archive(
         parsed: list[tuple[str, dict[str, Any]]] = []
         for name in names:
             reason = metadata_reason(name)
-            if reason is None and not name.lower().endswith(".wav"):
-                reason = (describe_other and describe_other(name)) or f"not a .wav file (suffix {PurePosixPath(name).suffix or 'none'!r})"
+            if reason is None and not name.lower().endswith(suffix):
+                reason = (describe_other and describe_other(name)) or f"not a {suffix} file (suffix {PurePosixPath(name).suffix or 'none'!r})"
             if reason is None:
                 try:
                     row = parse_member(name)
@@ -95,21 +106,11 @@ def ingest_audio_archive(
             seen[row["sample_id"]] = name
             parsed.append((name, row))
         # reading, checking and hashing members releases the GIL: threads overlap them
-        for (name, row), (info, digest) in zip(parsed, pool.map(lambda item: _inspect(arc, item[0]), parsed)):
+        for (name, row), (info, digest) in zip(parsed, pool.map(lambda item: _inspect(arc, item[0], probe), parsed)):
             if isinstance(info, str):
                 result.rejects.append((name, info))
                 continue
-            row.update(
-                corpus=corpus,
-                member=name,
-                split=split_of(row),
-                label_id=label_id(row["label"]),
-                sample_rate=info.samplerate,
-                channels=info.channels,
-                frames=info.frames,
-                duration_s=info.frames / info.samplerate,
-                content_hash=digest,
-            )
+            row.update(corpus=corpus, member=name, split=split_of(row), label_id=label_id(row["label"]), content_hash=digest, **info)
             result.rows.append(row)
         result.sha256 = checksum.result()
     result.rejects.sort()

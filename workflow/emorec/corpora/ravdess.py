@@ -96,14 +96,15 @@ MODALITIES = {1: "full audio-video", 2: "video-only", 3: "audio-only"}
 
 def ravdess_video_reason(name: str) -> str | None:
     """Why a RAVDESS ``.mp4`` is not in the audio manifest, naming its modality; the summary
-    counts these under ``video (...)`` so videos are never dropped silently."""
+    counts these under ``video (...)`` so videos are never dropped silently. Video archives
+    go to :mod:`emorec.corpora.ravdess_video` (``corpora.ravdess_video.archives``)."""
     if not name.lower().endswith(".mp4"):
         return None
     try:
         code = parse_ravdess_name(name)
     except ValueError as exc:
         return f"unparseable name: {exc}"
-    return f"video (modality {code.modality:02d}, {MODALITIES[code.modality]}): frames are not processed yet"
+    return f"video (modality {code.modality:02d}, {MODALITIES[code.modality]}): list the archive under corpora.ravdess_video.archives"
 
 
 def ingest_ravdess(

@@ -13,9 +13,9 @@ joins them into one table.
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +175,31 @@ class AudioFeatureExtractor:
         return descriptors, logmels
 
 
+def audio_feature_table(
+    rows: pa.Table, clips: Iterable[np.ndarray], params: AudioFeatureParams, *, progress: Callable[[int], None] | None = None
+) -> pa.Table:
+    """The audio feature table (:attr:`AudioFeatureParams.schema`) of manifest ``rows`` from
+    their decoded mono ``clips`` (same order), computed :data:`BATCH_CLIPS` at a time."""
+    extractor = AudioFeatureExtractor(params)
+    names = audio_descriptor_names(n_mfcc=params.n_mfcc) + params.extra_descriptors
+    descriptors = np.zeros((rows.num_rows, len(names)), dtype=np.float32)
+    logmels = np.zeros((rows.num_rows, params.n_mels * params.frames), dtype=np.float32)
+    source = iter(clips)
+    for first in range(0, rows.num_rows, BATCH_CLIPS):
+        batch = list(islice(source, BATCH_CLIPS))
+        own, logmel = extractor.batch(batch)
+        if params.egemaps:
+            own = np.hstack([own, egemaps(batch, sample_rate=params.sample_rate)])
+        descriptors[first : first + len(batch)] = own
+        logmels[first : first + len(batch)] = logmel.reshape(len(batch), -1)
+        if progress is not None:
+            progress(first + len(batch))
+    columns = {c: rows.column(c) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}
+    columns.update({name: pa.array(descriptors[:, j]) for j, name in enumerate(names)})
+    columns["logmel"] = pa.FixedSizeListArray.from_arrays(pa.array(logmels.ravel()), params.n_mels * params.frames)
+    return pa.table(columns)
+
+
 def shard_speakers(speakers: list[str], *, shard: int, shards: int) -> list[str]:
     """Speakers of ``shard``: the sorted distinct speakers dealt round-robin into ``shards``."""
     return sorted(set(speakers))[shard::shards]
@@ -187,25 +212,14 @@ def extract_audio_shard(
     manifest = pq.read_table(manifest_path)
     mine = shard_speakers(manifest.column("speaker").to_pylist(), shard=shard, shards=params.shards)
     rows = manifest.filter(pc.is_in(manifest.column("speaker"), pa.array(mine, pa.string()))).sort_by("sample_id")
-    extractor = AudioFeatureExtractor(params)
-    names = audio_descriptor_names(n_mfcc=params.n_mfcc) + params.extra_descriptors
-    descriptors = np.zeros((rows.num_rows, len(names)), dtype=np.float32)
-    logmels = np.zeros((rows.num_rows, params.n_mels * params.frames), dtype=np.float32)
-    started = time.perf_counter()
     members = rows.column("member").to_pylist()
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        log.info("shard %d: %d/%d clips (%.1f s)", shard, done, len(members), time.perf_counter() - started)
+
     with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
-        for first in range(0, len(members), BATCH_CLIPS):
-            batch = members[first : first + BATCH_CLIPS]
-            clips = [decode_mono(arc.read(member), sample_rate=params.sample_rate) for member in batch]
-            own, logmel = extractor.batch(clips)
-            if params.egemaps:
-                own = np.hstack([own, egemaps(clips, sample_rate=params.sample_rate)])
-            descriptors[first : first + len(batch)] = own
-            logmels[first : first + len(batch)] = logmel.reshape(len(batch), -1)
-            log.info("shard %d: %d/%d clips (%.1f s)", shard, first + len(batch), len(members), time.perf_counter() - started)
-    columns = {c: rows.column(c) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}
-    columns.update({name: pa.array(descriptors[:, j]) for j, name in enumerate(names)})
-    columns["logmel"] = pa.FixedSizeListArray.from_arrays(pa.array(logmels.ravel()), params.n_mels * params.frames)
-    write_table(pa.table(columns), output_path, params.schema)
+        table = audio_feature_table(rows, (decode_mono(arc.read(m), sample_rate=params.sample_rate) for m in members), params, progress=progress)
+    write_table(table, output_path, params.schema)
     log.info("shard %d: speakers %s -> %d rows", shard, ", ".join(mine) or "none", rows.num_rows)
     return rows.num_rows

@@ -57,7 +57,7 @@ def results_markdown(metrics: Mapping[str, float | int]) -> str:
     header = "| model | test samples | accuracy | macro-F1 | UAR | top-2 |\n|---|---:|---:|---:|---:|---:|\n"
     lines = [
         f"| `{name}` | {row.get('n', '')} | " + " | ".join(f"{row[m]:.3f}" if m in row else "" for m in SUMMARY_METRICS) + " |"
-        for name, row in sorted(rows.items(), key=lambda item: (item[0].startswith("fusion"), item[0]))
+        for name, row in sorted(rows.items(), key=lambda item: (item[0].split(".")[0] in ("fusion", "av"), item[0]))
     ]
     return header + "\n".join(lines) + "\n"
 
