@@ -5,7 +5,7 @@
 Reads every ``.snakemake/log/*.snakemake.log``, pairs each job's start and ``Finished``
 lines, keeps the latest run of every output that the real profile's results depend on
 (``data/`` and the given reports folder), and prints seconds per job and per rule, and the
-training time recorded in each model card. Jobs run with ``-j8`` on 2 cores share them, so a
+training time recorded in each model card. ``--touch`` runs are skipped. Jobs run with ``-j8`` on 2 cores share them, so a
 job's seconds are wall time while it ran, not CPU time.
 """
 
@@ -24,6 +24,8 @@ def jobs(log: Path) -> list[dict]:
     """(rule, first output, start, end) of every finished job in one run log."""
     started, found, when, rule = {}, [], None, None
     lines = log.read_text().splitlines()
+    if any(l.strip().startswith("Command:") and "--touch" in l for l in lines[:20]):
+        return []  # a --touch run only marks outputs as current; it ran nothing
     for i, line in enumerate(lines):
         if (m := STAMP.match(line)):
             when = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")

@@ -1,6 +1,9 @@
 """Shared test helpers: paths, tiny in-memory audio, and zip building."""
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -10,6 +13,24 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+TINY = REPO / "tests" / "config" / "tiny.yaml"
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+ENV.pop("MLFLOW_TRACKING_URI", None)
+
+
+def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in ``workdir``."""
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=env or ENV)
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory) -> Path:
+    """The whole DAG on the tiny demo config, once per session (test_workflow, test_serving)."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    result = snakemake(workdir, "-j2", "--configfile", str(TINY))
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
 
 
 def wav_bytes(seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> bytes:

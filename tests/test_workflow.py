@@ -1,9 +1,7 @@
 """The whole Snakemake DAG on a tiny demo config, run as a user would, in a temporary folder."""
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -11,31 +9,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO
+from conftest import ENV, TINY, snakemake
 from emorec.features.audio import AudioFeatureParams
 from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-TINY = REPO / "tests" / "config" / "tiny.yaml"
-
-
-ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
-ENV.pop("MLFLOW_TRACKING_URI", None)
-MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "mlp"), ("audio", "cnn_lstm"), ("visual", "cnn")]
+MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "mlp"), ("audio", "cnn_lstm"), ("visual", "cnn"), ("audio_sex", "svm")]
 #: Another CPU, emulated: oneDNN without AVX-512, NumPy's AVX-512 loops off, OpenBLAS' Haswell kernels.
 EMULATED_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}
-
-
-def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=env or ENV)
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    result = snakemake(workdir, "-j2", "--configfile", str(TINY))
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
 
 
 def mlflow_client(workdir: Path):

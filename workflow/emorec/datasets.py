@@ -69,6 +69,21 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int
     return out
 
 
+def speaker_baseline(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int, ...] = (0,)) -> tuple[np.ndarray, np.ndarray]:
+    """The average speaker: each speaker's mean and standard deviation (as
+    :func:`speaker_normalise` takes them), averaged over the speakers, shaped to broadcast
+    over samples (``axis`` kept as 1). A clip of an unknown speaker that comes alone (serving)
+    is normalised by these in place of its own speaker's statistics."""
+    speakers = np.asarray(speakers)
+    means, stds = [], []
+    for speaker in sorted(set(speakers.tolist())):
+        own = x[speakers == speaker].astype(np.float64)
+        means.append(own.mean(axis=axis, keepdims=True)[0])
+        stds.append(own.std(axis=axis, keepdims=True)[0])
+    std = np.mean(stds, axis=0)
+    return np.mean(means, axis=0), np.where(std > 1e-8, std, 1.0)
+
+
 def _fixed_list(table: pa.Table, column: str) -> np.ndarray:
     """A fixed-size list column as a 2-D array (rows, list size), without Python loops."""
     chunked = table.column(column).combine_chunks()
@@ -112,9 +127,10 @@ def model_input(table: pa.Table, kind: str, *, descriptors: Sequence[str] = DESC
 
 
 def classes_of(labels: np.ndarray) -> list[str]:
-    """The labels present, in unified label order: a model's output classes."""
+    """The labels present, emotions in unified label order, any others (speaker sex: female,
+    male) after them in sorted order: a model's output classes."""
     present = set(labels.tolist())
-    return [label for label in LABELS if label in present]
+    return [label for label in LABELS if label in present] + sorted(present - set(LABELS))
 
 
 def split_rows(table: pa.Table, split: str) -> pa.Table:

@@ -48,9 +48,28 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
         for corpus in config["corpora"]["speech"]:
             if corpus not in config["corpora"]:
                 problems.append(f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing")
+        sex = config["train"]["audio_sex"]
+        problems += [f"train.audio_sex.models lists {name!r} but train.audio_sex.{name} (its grid) is missing" for name in sex["models"] if name not in sex]
         for modality in ("audio", "visual"):
             chosen, trained = config["fusion"][f"{modality}_model"], config["train"][modality]["models"]
             if chosen not in trained:
                 problems.append(f"fusion.{modality}_model: {chosen!r} is not trained (train.{modality}.models: {trained})")
     if problems:
         raise ParamsError(f"invalid {source}:\n  - " + "\n  - ".join(problems))
+
+
+def _merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_params(path: str | Path = "params.yaml", configfiles: tuple[str | Path, ...] = ()) -> dict[str, Any]:
+    """``params.yaml`` with each ``--configfile`` merged over it key by key, as Snakemake
+    merges them, validated."""
+    config: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+    for extra in configfiles:
+        config = _merged(config, yaml.safe_load(Path(extra).read_text()) or {})
+    validate_params(config, source=" + ".join(map(str, (path, *configfiles))))
+    return config

@@ -97,15 +97,18 @@ def ingest_outputs(corpus):
 FEATURE_TABLES = {
     "audio": "data/features/audio.parquet",  # every corpus of corpora.speech
     "visual": "data/features/fer2013/faces.parquet",
+    "audio_sex": "data/features/audio_sex.parquet",  # the same clips, labelled with speaker sex
 }
 SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting", "mlp"]
 #: How the audio models read the feature table (descriptor groups, speaker normalisation).
 AUDIO_INPUT = {"descriptors": config["train"]["audio"]["descriptors"], "speaker_norm": config["train"]["audio"]["speaker_norm"]}
+#: Speaker-sex models read raw descriptors: per-speaker normalisation would remove the voice's pitch level.
+SEX_INPUT = {"descriptors": config["train"]["audio_sex"]["descriptors"], "speaker_norm": False}
 
 
 def trained_models():
     """(modality, model) of every model params.yaml asks for."""
-    return [(m, name) for m in ("audio", "visual") for name in config["train"][m]["models"]]
+    return [(m, name) for m in ("audio", "visual", "audio_sex") for name in config["train"][m]["models"]]
 
 
 def model_files(modality, name):

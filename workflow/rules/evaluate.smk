@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    modality="audio|visual",
+    modality="audio|visual|audio_sex",
 
 
 rule evaluate:
@@ -73,6 +73,7 @@ rule track:
         evaluations=[evaluation_files(m, n)["predictions_parquet"] for m, n in trained_models()],
         fusion=FUSION_FILES["metrics_json"],
         summaries=[ingest_outputs(c)["summary"] for c in [*SPEECH_CORPORA, "fer2013"]],
+        serving=[FEATURE_TABLES["audio"]] + ([AV_FILES["weights_csv"]] if USES_VIDEO else []),
         code=package_code("track.py"),
     output:
         run=f"{REPORTS}/mlflow_run.json",

@@ -49,6 +49,25 @@ rule audio_features:
         "../scripts/audio_features_merge.py"
 
 
+rule audio_sex_features:
+    input:
+        features=FEATURE_TABLES["audio"],
+        manifests=[ingest_outputs(c)["manifest"] for c in SPEECH_CORPORA],
+        code=package_code("audio_sex_features.py"),
+    output:
+        table=FEATURE_TABLES["audio_sex"],
+    log:
+        "logs/features/audio_sex.log",
+    threads: 1
+    resources:
+        mem_mb=mem_of("features"),
+        runtime=runtime_of("features"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/audio_sex_features.py"
+
+
 rule face_features:
     input:
         manifest="data/interim/fer2013/manifest.parquet",

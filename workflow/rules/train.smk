@@ -30,6 +30,30 @@ rule train_audio_sklearn:
         "../scripts/train_audio_sklearn.py"
 
 
+rule train_audio_sex:
+    input:
+        features=FEATURE_TABLES["audio_sex"],
+        code=package_code("train_audio_sklearn.py"),
+    output:
+        model="data/models/audio_sex/{sklearn_model}/model.skops",
+        card="data/models/audio_sex/{sklearn_model}/card.json",
+    params:
+        grid=lambda wc: config["train"]["audio_sex"][wc.sklearn_model],
+        folds=config["train"]["audio"]["cv_folds"],
+        seed=config["train"]["seed"],
+        input_options=SEX_INPUT,
+    log:
+        "logs/train/audio_sex_{sklearn_model}.log",
+    threads: threads_of("train")
+    resources:
+        mem_mb=mem_of("train"),
+        runtime=runtime_of("train"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/train_audio_sklearn.py"
+
+
 rule train_audio_cnn_lstm:
     input:
         features=FEATURE_TABLES["audio"],

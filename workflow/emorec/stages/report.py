@@ -92,6 +92,15 @@ def real_results_markdown(metrics: Mapping[str, float | int]) -> str:
     for m in sorted({k.split(".")[1] for k in metrics if k.startswith("visual.") and k.endswith(".test.accuracy")}):
         p = f"visual.{m}.test"
         lines.append(f"| `{m}` | {_pct(metrics, p + '.accuracy')} | {_pct(metrics, p + '.balanced_accuracy')} | {_pct(metrics, p + '.macro_f1')} | {metrics.get(p + '.n', '')} |")
+    sex_models = sorted({k.split(".")[1] for k in metrics if k.startswith("audio_sex.") and k.endswith(".test.accuracy")})
+    if sex_models:
+        corpora = [c for c in ("ravdess", *CROSS_CORPORA) if any(k.startswith(f"audio_sex.{m}.{c}.test.") for m in sex_models for k in metrics)]
+        names = {"ravdess": "RAVDESS", **CROSS_CORPORA}
+        columns = [f"{names[c]} test acc. (n)" for c in corpora] or ["test acc. (n)"]
+        lines += ["", "| speaker sex from the voice | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        for m in sex_models:
+            keys = [f"audio_sex.{m}.{c}.test" for c in corpora] if corpora else [f"audio_sex.{m}.test"]
+            lines.append(f"| `{m}` | " + " | ".join(f"{_pct(metrics, k + '.accuracy')} ({metrics.get(k + '.n', '')})" for k in keys) + " |")
     methods = [k.split(".")[1] for k in metrics if k.startswith("fusion.") and k.endswith(".test.accuracy")]
     if methods:
         lines += ["", f"| fusion, {metrics.get('fusion.pairs', '')} simulated test pairs | accuracy | UAR | macro-F1 |", "|---|---:|---:|---:|"]

@@ -4,6 +4,9 @@ One parent run per pipeline version (flattened params; tags for the git commit a
 flag, the ``dvc.lock`` hash, every raw archive's SHA-256, demo or real data) with a nested
 run per model (params, metrics, per-class table, confusion PNG, predictions, the model with a
 signature and input example, registered as ``emorec-<modality>-<model>``) and one for fusion.
+The parent run also holds the end-to-end models that take raw files, ``emorec-audio`` (the
+champion audio model and the speaker-sex model) and ``emorec-visual``, each version aliased
+``champion``.
 
 The version is a hash of the params, ``reports/metrics.json`` and the git state: a run with
 that version already in the experiment is reused, so re-running adds no duplicate.
@@ -120,6 +123,31 @@ def _log_model(model: TrackedModel, run_id: str, register: bool) -> str:
     return uri
 
 
+#: The end-to-end models (raw files in): registered name -> the predictor roles they hold.
+END_TO_END = {"emorec-audio": ("audio", "sex"), "emorec-visual": ("visual",)}
+#: Where each predictor role's trained model sits: data/models/<modality>/.
+ROLE_MODALITY = {"audio": "audio", "sex": "audio_sex", "visual": "visual"}
+
+
+def _log_end_to_end(params: Mapping[str, Any], model_uris: Mapping[str, str], register: bool) -> dict[str, str]:
+    """Log the champion audio model with the speaker-sex model, and the face model, as
+    end-to-end pyfunc models taking raw files (:mod:`emorec.serving.pyfunc`)."""
+    from emorec.serving.predictor import Predictor
+    from emorec.serving.project import project_predictor
+    from emorec.serving.pyfunc import log_end_to_end
+
+    full = project_predictor(params)
+    logged = {}
+    for name, roles in END_TO_END.items():
+        models = {r: full.models[r] for r in roles if r in full.models}
+        if not models:
+            continue
+        sources = {r: model_uris.get(f"{ROLE_MODALITY[r]}.{m.card['name']}", full.sources[r]) for r, m in models.items()}
+        logged[name] = log_end_to_end(Predictor(models, full.recipe, sources), name=name, register=register)
+        log.info("logged end-to-end model %s (%s)", logged[name], ", ".join(f"{r}: {s}" for r, s in sources.items()))
+    return logged
+
+
 def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str, float]:
     return {k.removeprefix(prefix + "."): float(v) for k, v in metrics.items() if k.startswith(prefix + ".")}
 
@@ -165,6 +193,7 @@ def track_pipeline(
 
     metrics = read_json(metrics_path)
     nested: dict[str, str] = {}
+    model_uris: dict[str, str] = {}
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags) as parent:
         mlflow.log_params(flatten(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
@@ -180,12 +209,14 @@ def track_pipeline(
                 mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
                 uri_of_model = _log_model(model, run.info.run_id, register)
                 nested[prefix] = run.info.run_id
+                model_uris[prefix] = uri_of_model
                 log.info("logged %s (run %s, model %s)", prefix, run.info.run_id, uri_of_model)
         with mlflow.start_run(run_name="fusion", nested=True) as run:
             mlflow.log_params(flatten({"fusion": params["fusion"]}))
             mlflow.log_metrics(_metrics_under(metrics, "fusion"))
             mlflow.log_artifacts(str(fusion_dir), artifact_path="fusion")
             nested["fusion"] = run.info.run_id
-    write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested})
+        end_to_end = _log_end_to_end(params, model_uris, register)
+    write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested, "end_to_end": end_to_end})
     log.info("logged pipeline version %s as run %s with %d nested runs", tags[VERSION_TAG], parent.info.run_id, len(nested))
     return record

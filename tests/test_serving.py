@@ -1,0 +1,278 @@
+"""Serving: media sniffing, the predictor on raw files, `emorec predict`, REST through MLflow,
+and the upload page in a real headless browser."""
+
+import base64
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import ENV, REPO, wav_bytes
+from emorec.datasets import speaker_baseline, speaker_normalise
+from emorec.serving.media import MediaError, read_audio, sniff
+from emorec.serving.project import champion
+
+EMOREC = [sys.executable, "-m", "emorec.cli"]
+ARTEFACTS = REPO / "tests" / "artefacts"
+
+
+def png_bytes(side: int = 48) -> bytes:
+    image = (np.arange(side * side, dtype=np.uint32).reshape(side, side) % 256).astype(np.uint8)
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+# -- media --------------------------------------------------------------------------------
+def test_sniff_tells_media_from_their_bytes_not_their_names():
+    assert sniff(wav_bytes()) == "audio"
+    flac = io.BytesIO()
+    sf.write(flac, np.zeros(8000), 8000, format="FLAC")
+    assert sniff(flac.getvalue()) == "audio"
+    assert sniff(png_bytes()) == "image"
+    assert sniff(cv2.imencode(".jpg", np.zeros((64, 64), np.uint8))[1].tobytes()) == "image"
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "empty file"),
+    (b"RIFF", "too short"),
+    (b"this is a text file renamed to .wav\n" * 20, "the content is text"),
+    (bytes(range(256)) * 4, "unrecognised binary data"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 200, None),  # a WAV header with nothing usable
+])
+def test_unusable_files_get_one_clear_reason(data, reason):
+    if reason is None:
+        with pytest.raises(MediaError, match="unreadable audio"):
+            read_audio(data, sample_rate=16000)
+    else:
+        with pytest.raises(MediaError, match=reason):
+            sniff(data)
+
+
+def test_audio_of_any_rate_and_channel_count_comes_out_mono_at_the_model_rate():
+    stereo = read_audio(wav_bytes(seconds=0.5, sample_rate=44100, channels=2), sample_rate=16000)
+    assert stereo.ndim == 1 and abs(stereo.size - 8000) <= 2
+    flac = io.BytesIO()
+    sf.write(flac, np.sin(np.linspace(0, 500, 48000)), 48000, format="FLAC")
+    assert read_audio(flac.getvalue(), sample_rate=16000).size == 16000
+
+
+# -- maths --------------------------------------------------------------------------------
+def test_average_speaker_baseline_is_the_mean_of_each_speakers_statistics():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(2, 1, (50, 3)), rng.normal(-4, 3, (30, 3))
+    mean, std = speaker_baseline(np.vstack([a, b]), ["a"] * 50 + ["b"] * 30)
+    np.testing.assert_allclose(mean, (a.mean(0) + b.mean(0)) / 2)
+    np.testing.assert_allclose(std, (a.std(0) + b.std(0)) / 2)
+    # for log-mel arrays, one statistic per mel band, broadcasting over samples
+    x = rng.normal(size=(20, 4, 6, 1))
+    mean, std = speaker_baseline(x, ["a"] * 20, axis=(0, 2))
+    assert mean.shape == (4, 1, 1)
+    np.testing.assert_allclose((x - mean) / std, speaker_normalise(x, ["a"] * 20, axis=(0, 2)))
+
+
+def test_champion_is_the_best_validation_macro_f1():
+    metrics = {"audio.svm.val.macro_f1": 0.6, "audio.mlp.val.macro_f1": 0.7, "audio.mlp.test.macro_f1": 0.9,
+               "audio.svm.ravdess.val.macro_f1": 0.99, "visual.cnn.val.macro_f1": 0.5}
+    assert champion(metrics, "audio") == "mlp"
+    assert champion(metrics, "visual") == "cnn"
+
+
+# -- on the tiny demo run -----------------------------------------------------------------
+def demo_files(run: Path, folder: Path) -> dict[str, Path]:
+    """A test actor's WAV, a test face as PNG (and blown up to 480x480), an MP4 of the run's demo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(run / "data/raw/demo/ravdess_demo.zip") as z:
+        wav = next(n for n in sorted(z.namelist()) if "Actor_04/03-01-05" in n)
+        (folder / "angry.wav").write_bytes(z.read(wav))
+    with zipfile.ZipFile(run / "data/raw/demo/ravdess_video_demo.zip") as z:
+        mp4 = next(n for n in sorted(z.namelist()) if n.endswith(".mp4") and "/01-" in n)
+        (folder / "clip.mp4").write_bytes(z.read(mp4))
+    import pyarrow.parquet as pq
+
+    faces = pq.read_table(run / "data/features/fer2013/faces.parquet").to_pandas()
+    face = faces[faces["split"] == "test"].iloc[0]
+    pixels = np.frombuffer(face["pixels"], np.uint8).reshape(48, 48)
+    (folder / "face.png").write_bytes(cv2.imencode(".png", pixels)[1].tobytes())
+    return {"wav": folder / "angry.wav", "face": folder / "face.png", "mp4": folder / "clip.mp4"}
+
+
+def emorec(run: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*EMOREC, *args, "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
+                          capture_output=True, text=True, cwd=run, env=env or ENV)
+
+
+@pytest.mark.e2e
+def test_predict_prints_one_json_line_per_input_and_names_bad_ones(run, tmp_path):
+    files = demo_files(run, tmp_path / "demo")
+    (tmp_path / "demo" / "notes.wav").write_text("not audio at all, a text file renamed .wav\n" * 5)
+    result = emorec(run, "predict", str(tmp_path / "demo"), str(tmp_path / "missing.wav"))
+    assert result.returncode == 1, result.stderr  # some inputs failed, the rest were predicted
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    by_name = {Path(a["input"]).name: a for a in lines}
+    assert set(by_name) == {"angry.wav", "clip.mp4", "face.png", "notes.wav", "missing.wav"}
+    assert "the content is text" in by_name["notes.wav"]["error"]
+    assert "cannot read" in by_name["missing.wav"]["error"]
+    for name, kind in (("angry.wav", "audio"), ("face.png", "image"), ("clip.mp4", "video")):
+        answer = by_name[name]
+        assert answer["kind"] == kind and abs(sum(answer["probabilities"].values()) - 1) < 1e-4
+        assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+    audio = by_name["angry.wav"]
+    assert audio["sex"]["label"] in ("female", "male") and set(audio["models"]) == {"audio", "sex"}
+    assert by_name["face.png"]["face"]["box"] is None  # a 48x48 face crop is used whole
+    assert "sex" not in by_name["face.png"]
+    assert set(by_name["clip.mp4"]["models"]) >= {"audio", "visual"} and "audio" in by_name["clip.mp4"]
+    table = emorec(run, "predict", str(files["wav"]), "--format", "table")
+    assert table.returncode == 0 and "angry.wav" in table.stdout and "audio" in table.stdout
+
+
+@pytest.mark.e2e
+def test_a_large_photo_is_searched_for_a_face_and_a_faceless_one_refused(run, tmp_path):
+    files = demo_files(run, tmp_path / "demo")
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(cv2.imencode(".png", np.full((480, 640), 128, np.uint8))[1].tobytes())
+    result = emorec(run, "predict", str(blank))
+    assert result.returncode == 1 and "no face found in the 640x480 image" in json.loads(result.stdout)["error"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stdout.read()[-3000:] if process.stdout else ''}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.mark.e2e
+def test_rest_through_mlflow_serve_answers_as_emorec_predict(run, tmp_path):
+    import requests
+
+    files = demo_files(run, tmp_path / "demo")
+    env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{run / 'mlflow.db'}"}
+    for model, path in (("emorec-audio", files["wav"]), ("emorec-visual", files["face"])):
+        port = free_port()
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{model}@champion", "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(port)], cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/ping", server)
+            body = {"dataframe_records": [{"content": base64.b64encode(path.read_bytes()).decode()}]}
+            response = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+            assert response.status_code == 200, response.text
+            served = response.json()["predictions"][0]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        local = json.loads(emorec(run, "predict", str(path), f"--{model.split('-')[1]}-model", f"models:/{model}@champion", env=env).stdout)
+        assert served["label"] == local["label"]
+        for label, p in local["probabilities"].items():
+            assert abs(served["probabilities"][label] - p) < 1e-5
+        assert "champion" in local["models"][model.split("-")[1]]
+
+
+def chromium() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+    if not browser or not driver:
+        if os.environ.get("CI"):
+            raise AssertionError("CI must install chromium and chromium-driver (.ci/run does)")
+        pytest.skip("chromium / chromium-driver are not installed")
+    return browser, driver
+
+
+@pytest.mark.e2e
+def test_upload_page_in_a_headless_browser(run, tmp_path):
+    import requests
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, driver_path = chromium()
+    files = demo_files(run, tmp_path / "demo")
+    port = free_port()
+    server = subprocess.Popen([*EMOREC, "serve", "--port", str(port), "--max-mb", "1", "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
+                              cwd=run, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1000,900"):
+        options.add_argument(flag)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", server)
+        # the JSON endpoint, as a script uses it: a WAV, then a non-media file and an oversized one
+        answer = requests.post(f"http://127.0.0.1:{port}/predict", data=files["wav"].read_bytes(), timeout=60).json()
+        assert answer["kind"] == "audio" and "sex" in answer
+        refused = requests.post(f"http://127.0.0.1:{port}/predict", data=b"plain text, not media\n" * 10, timeout=60)
+        assert refused.status_code == 415 and "the content is text" in refused.json()["error"]
+        assert requests.post(f"http://127.0.0.1:{port}/predict", data=b"\0" * (2 << 20), timeout=60).status_code == 413
+
+        page = webdriver.Chrome(service=Service(driver_path), options=options)
+        try:
+            page.get(f"http://127.0.0.1:{port}/")
+            upload = page.find_element(By.ID, "file")
+            ARTEFACTS.mkdir(exist_ok=True)
+            for path, kind in ((files["wav"], "audio"), (files["face"], "image")):
+                upload.send_keys(str(path))
+                WebDriverWait(page, 60).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == path.name)
+                top = page.find_element(By.ID, "top").text
+                bars = page.find_elements(By.CSS_SELECTOR, "#bars .bar")
+                expected = requests.post(f"http://127.0.0.1:{port}/predict", data=path.read_bytes(), timeout=60).json()
+                assert top.startswith(f"{path.name}: {expected['label']}")
+                assert [b.get_attribute("data-label") for b in bars][0] == expected["label"]
+                assert len(bars) == len(expected["probabilities"])
+                sex = page.find_element(By.ID, "sex").text
+                assert (sex.startswith("voice: ") and expected["sex"]["label"] in sex) if kind == "audio" else sex == ""
+                assert "answered by" in page.find_element(By.ID, "models").text
+                page.save_screenshot(str(ARTEFACTS / f"upload_page_{kind}.png"))
+            assert (ARTEFACTS / "upload_page_audio.png").read_bytes()[:4] == b"\x89PNG"
+        finally:
+            page.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.e2e
+@pytest.mark.realdata
+def test_predict_on_real_ravdess_fer2013_and_video_files(run, shared_data, tmp_path):
+    """Real files of every kind through the tiny run's models: a 48 kHz stereo RAVDESS WAV,
+    a FER2013 JPEG, a 1280x720 H.264 RAVDESS MP4 with its AAC track."""
+    picks = {
+        "speech.wav": (shared_data / "ravdess/Audio_Speech_Actors_01-02.zip", lambda n: n.endswith(".wav")),
+        "face.jpg": (shared_data / "fer2013/fer2013_images.zip", lambda n: n.startswith("test/happy/") and n.endswith(".jpg")),
+        "clip.mp4": (shared_data / "ravdess_video/Video_Speech_Actor_05_partial.zip", lambda n: n.split("/")[-1].startswith("01-")),
+    }
+    for name, (archive, wanted) in picks.items():
+        with zipfile.ZipFile(archive) as z:
+            (tmp_path / name).write_bytes(z.read(next(n for n in sorted(z.namelist()) if wanted(n))))
+    result = emorec(run, "predict", *(str(tmp_path / n) for n in picks))
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = {Path(a["input"]).name: a for a in map(json.loads, result.stdout.splitlines())}
+    assert [answers[n]["kind"] for n in picks] == ["audio", "image", "video"]
+    for answer in answers.values():
+        assert abs(sum(answer["probabilities"].values()) - 1) < 1e-4
+    video = answers["clip.mp4"]
+    assert video["visual"]["frames_with_face"] > 0 and "audio" in video and "sex" in video

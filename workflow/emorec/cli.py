@@ -1,0 +1,153 @@
+"""The ``emorec`` command: ``emorec predict PATH...`` and ``emorec serve``.
+
+Models come from the checkout's pipeline outputs (the champions, see
+:mod:`emorec.serving.project`) unless ``--audio-model`` / ``--visual-model`` name another:
+a model (``svm``), a model folder, or an MLflow end-to-end model
+(``models:/emorec-audio@champion``, ``runs:/<id>/emorec-audio``), read from
+``MLFLOW_TRACKING_URI`` or the params' ``tracking.uri``.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from emorec.errors import EmorecError
+
+REGISTRY_SCHEMES = ("models:/", "runs:/")
+
+
+def _inputs(paths: Sequence[str]) -> Iterator[Path]:
+    """Every path, folders expanded to their files (sorted, hidden ones skipped)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            yield path
+
+
+def build_predictor(args: argparse.Namespace) -> Any:
+    """The predictor the options ask for (see the module docstring)."""
+    from emorec.params import load_params
+    from emorec.serving.predictor import Predictor
+    from emorec.serving.project import project_predictor
+
+    params = load_params(Path(args.root) / "params.yaml", tuple(args.configfile))
+    registry = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model)) if spec and spec.startswith(REGISTRY_SCHEMES)}
+    local = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model), ("sex", args.sex_model)) if spec and role not in registry}
+    if not registry:
+        return project_predictor(params, root=args.root, **local)
+    import mlflow
+
+    from emorec.serving.pyfunc import load_registered
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or params["tracking"]["uri"])
+    parts = {role: load_registered(uri) for role, uri in registry.items()}
+    models, sources = {}, {}
+    for part in parts.values():
+        models.update(part.models)
+        sources.update(part.sources)
+    recipe = next(iter(parts.values())).recipe
+    if "audio" in parts and "visual" in parts:
+        recipe.video_faces = parts["visual"].recipe.video_faces
+    return Predictor(models, recipe, sources)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'input':<40} {'kind':<6} {'emotion':<22} {'sex':<16} next"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['input']:<40} error: {row['error']}")
+            continue
+        top = sorted(row["probabilities"].items(), key=lambda kv: -kv[1])
+        sex = f"{row['sex']['label']} {row['sex']['probabilities'][row['sex']['label']]:.2f}" if "sex" in row else "-"
+        rest = ", ".join(f"{c} {p:.2f}" for c, p in top[1:3])
+        lines.append(f"{row['input']:<40} {row['kind']:<6} {top[0][0] + f' {top[0][1]:.2f}':<22} {sex:<16} {rest}")
+    return "\n".join(lines)
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Predict every input; one JSON line (or table row) each. Exit status 1 if any failed."""
+    from emorec.serving.media import sniff
+
+    predictor = build_predictor(args)
+    files = list(_inputs(args.paths))
+    answers: dict[int, dict[str, Any]] = {}
+    same_speaker: list[tuple[int, bytes]] = []
+    for i, path in enumerate(files):
+        try:
+            data = path.read_bytes()
+            if args.same_speaker and sniff(data) == "audio":
+                same_speaker.append((i, data))
+                continue
+            answers[i] = {"input": str(path), **predictor.predict(data)}
+        except OSError as exc:
+            answers[i] = {"input": str(path), "error": f"cannot read: {exc.strerror or exc}"}
+        except EmorecError as exc:
+            answers[i] = {"input": str(path), "error": str(exc)}
+        if args.format == "json":
+            print(json.dumps(answers[i]), flush=True)
+    if same_speaker:
+        try:
+            batch = predictor.predict_audio_batch([d for _, d in same_speaker])
+        except EmorecError as exc:
+            batch = [{"error": str(exc)}] * len(same_speaker)
+        for (i, _), answer in zip(same_speaker, batch):
+            answers[i] = {"input": str(files[i]), **answer}
+            if args.format == "json":
+                print(json.dumps(answers[i]), flush=True)
+    if args.format == "table":
+        print(_table([answers[i] for i in sorted(answers)]))
+    return 1 if any("error" in a for a in answers.values()) else 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve the upload page and ``/predict`` until interrupted."""
+    import uvicorn
+
+    from emorec.serving.app import create_app
+
+    app = create_app(build_predictor(args), max_bytes=int(args.max_mb * 1024 * 1024))
+    print(f"emorec: serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="emorec", description="Emotion (and speaker sex) from audio, face images and video clips.")
+    commands = top.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--audio-model", help="svm, a model folder, or models:/emorec-audio@champion (default: the checkout's champion)")
+    common.add_argument("--visual-model", help="cnn, a model folder, or models:/emorec-visual@champion")
+    common.add_argument("--sex-model", help="the speaker-sex model (default: train.audio_sex's first)")
+    common.add_argument("--configfile", action="append", default=[], help="the profile the models were trained with, e.g. config/real.yaml")
+    common.add_argument("--root", default=".", help="the pipeline checkout (default: here)")
+    predict = commands.add_parser("predict", parents=[common], help="predict files or folders of files")
+    predict.add_argument("paths", nargs="+", metavar="PATH")
+    predict.add_argument("--format", choices=("json", "table"), default="json")
+    predict.add_argument("--same-speaker", action="store_true", help="the audio inputs are one speaker: normalise them by their own statistics")
+    predict.set_defaults(run=predict_command)
+    serve = commands.add_parser("serve", parents=[common], help="the upload page and /predict on 127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-mb", type=float, default=25.0, help="largest upload accepted (MB)")
+    serve.set_defaults(run=serve_command)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return int(args.run(args))
+    except EmorecError as exc:
+        print(f"emorec: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
