@@ -37,7 +37,7 @@ def jobs(log: Path) -> list[dict]:
             started[jobid] = (rule, output, when)
         elif (m := re.match(r"^Finished jobid: (\d+)", line)) and m.group(1) in started:
             rule, output, begin = started.pop(m.group(1))
-            found.append({"rule": rule, "output": output, "start": begin, "end": when})
+            found.append({"rule": rule, "output": output, "start": begin, "end": when, "log": log.name})
     return found
 
 
@@ -47,6 +47,15 @@ def main(reports: str) -> None:
         for job in jobs(log):
             if job["output"].startswith(("data/", reports + "/")) and job["rule"] != "all":
                 latest[job["output"]] = job
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for job in latest.values():
+        runs[job["log"]].append(job)
+    print("Snakemake invocations that made the current outputs (wall time, first job start to last job end):")
+    for log, found in sorted(runs.items()):
+        wall = (max(j["end"] for j in found) - min(j["start"] for j in found)).total_seconds()
+        print(f"- {log}: {len(found)} jobs, {wall / 60:.1f} min")
+    total = sum((max(j["end"] for j in f) - min(j["start"] for j in f)).total_seconds() for f in runs.values())
+    print(f"- together: {total / 3600:.2f} h\n")
     per_rule: dict[str, list[float]] = defaultdict(list)
     for job in latest.values():
         per_rule[job["rule"]].append((job["end"] - job["start"]).total_seconds())
@@ -60,7 +69,7 @@ def main(reports: str) -> None:
         data = json.loads(card.read_text())
         epochs = data.get("history", {}).get("epoch_seconds")
         extra = f", {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch" if epochs else ""
-        print(f"- {data['modality']}.{data['name']}: {data['training_seconds']:.0f} s{extra}")
+        print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
 
 
 if __name__ == "__main__":
