@@ -41,3 +41,13 @@ def test_bad_kind_and_single_speaker_fail_clearly():
     with pytest.raises(ValueError, match="at least 2 speakers"):
         tune(X, y, ["one"] * len(y), kind="svm", grid={"C": [1.0]}, folds=3, seed=0)
     assert KINDS == ("svm", "random_forest", "gradient_boosting", "mlp")
+
+
+def test_speaker_labels_with_two_speakers_skip_the_search_and_fit_the_first_grid_point():
+    """Sex is a speaker's own label: with one speaker per sex every fold trains on one class."""
+    X, _, groups = grouped_data(speakers=2, classes=2)
+    y = (groups == "s1").astype(int)
+    model, report = tune(X, y, groups, kind="svm", grid={"C": [0.5, 10.0]}, folds=3, seed=0)
+    assert report == {"best_params": {"C": 0.5}, "cv_macro_f1": None, "cv_results": []}
+    assert model.get_params()["model__estimator__C"] == 0.5
+    assert model.predict_proba(X).shape == (len(y), 2)

@@ -51,15 +51,23 @@ def tune(
     scored by macro-F1, then refit on all of ``X``.
 
     Returns the fitted best pipeline and ``{"best_params", "cv_macro_f1", "cv_results"}``.
+    When a fold's training speakers hold a single class (labels that are a speaker's own, such
+    as sex, with few speakers), no fold can score the grid: the first grid point is fitted on
+    all of ``X`` and ``cv_macro_f1`` is ``None``, so the card says the search did not run.
     """
     n_groups = len(set(groups))
     if n_groups < 2:
         raise ValueError(f"speaker-grouped CV needs at least 2 speakers, got {n_groups}")
+    splitter = GroupKFold(n_splits=min(folds, n_groups))
+    if any(len(np.unique(y[train])) < 2 for train, _ in splitter.split(X, y, groups=list(groups))):
+        first = {k: list(v)[0] for k, v in grid.items()}
+        pipeline = build_pipeline(kind, seed=seed).set_params(**{f"{_PARAM_PREFIX[kind]}{k}": v for k, v in first.items()})
+        return pipeline.fit(X, y), {"best_params": first, "cv_macro_f1": None, "cv_results": []}
     search = GridSearchCV(
         build_pipeline(kind, seed=seed),
         {f"{_PARAM_PREFIX[kind]}{k}": list(v) for k, v in grid.items()},
         scoring="f1_macro",
-        cv=GroupKFold(n_splits=min(folds, n_groups)),
+        cv=splitter,
         n_jobs=n_jobs,
         refit=True,
     )

@@ -62,7 +62,10 @@ def train_sklearn_audio(
         kind=kind, grid=grid, folds=folds, seed=seed, n_jobs=threads,
     )
     seconds = time.perf_counter() - start
-    log.info("%s: best %s, CV macro-F1 %.3f, %.1f s", kind, search["best_params"], search["cv_macro_f1"], seconds)
+    if search["cv_macro_f1"] is None:
+        log.warning("%s: a fold's training speakers hold one class, so no grid search: fitted %s, %.1f s", kind, search["best_params"], seconds)
+    else:
+        log.info("%s: best %s, CV macro-F1 %.3f, %.1f s", kind, search["best_params"], search["cv_macro_f1"], seconds)
     card = _card(
         name=kind, modality="audio", input_kind="descriptors", classes=classes, features=features, hp=grid, seed=seed,
         n_train=len(train), n_val=len(val), seconds=seconds,
