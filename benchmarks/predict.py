@@ -1,8 +1,9 @@
 """What `emorec predict` costs: start-up (where it goes) and one 3-s WAV once loaded.
 
-    .venv/bin/python benchmarks/predict.py [CHECKOUT] > benchmarks/predict.txt
+    .venv/bin/python benchmarks/predict.py [CHECKOUT [CONFIGFILE]] > benchmarks/predict.txt
 
-Runs in a checkout that has run the pipeline (default: this one; the demo's models), in one
+Runs in a checkout that has run the pipeline (default: this one) with its profile (e.g.
+config/real.yaml for the real models; default: params.yaml alone, the demo's), in one
 process, timing each start-up step as it happens the first time, then ``Predictor.predict``
 on real RAVDESS clips (the 16 kHz speech zip in ../shared/data: 3-4 s each) and on the
 demo's faces. Then how much the average-speaker normalisation a single file gets costs in
@@ -19,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKOUT = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO
+CONFIGFILES = tuple(sys.argv[2:3])
 SPEECH = REPO.parent / "shared" / "data" / "ravdess" / "Audio_Speech_Actors_01-24_16k.zip"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,7 +44,7 @@ def main() -> None:
         from emorec.serving.project import project_predictor
     with timed("import TensorFlow / Keras", steps):
         import keras  # noqa: F401
-    params = load_params("params.yaml")
+    params = load_params("params.yaml", CONFIGFILES)
     with timed("load models and the average-speaker statistics", steps):
         predictor = project_predictor(params)
     with zipfile.ZipFile(SPEECH) as z:
@@ -51,7 +53,7 @@ def main() -> None:
     with timed("first prediction (openSMILE and TensorFlow warm-up)", steps):
         predictor.predict(clips[0])
     print(f"# emorec predict: start-up and per-file cost; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print(f"# checkout {CHECKOUT.name}; audio model {predictor.sources.get('audio')}, sex {predictor.sources.get('sex')}, visual {predictor.sources.get('visual')}")
+    print(f"# checkout {CHECKOUT.name} {' '.join(CONFIGFILES)}; audio model {predictor.sources.get('audio')}, sex {predictor.sources.get('sex')}, visual {predictor.sources.get('visual')}")
     print("\nstart-up step                                                            seconds")
     for label, seconds in steps:
         print(f"{label:<72} {seconds:7.2f}")

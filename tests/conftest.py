@@ -4,7 +4,10 @@ import io
 import os
 import subprocess
 import sys
+import shutil
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,32 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
+#: Screenshots the browser tests take (git-ignored; CI keeps them as artefacts).
+ARTEFACTS = REPO / "tests" / "artefacts"
+
+
+@contextmanager
+def headless_chromium(width: int = 1000, height: int = 900) -> Iterator:
+    """A page in Debian's headless Chromium through chromium-driver. Skips where they are
+    absent, except under CI, whose ``.ci/run`` installs them."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+    if not browser or not driver:
+        if os.environ.get("CI"):
+            raise AssertionError("CI must install chromium and chromium-driver (.ci/run does)")
+        pytest.skip("chromium / chromium-driver are not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(flag)
+    page = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        yield page
+    finally:
+        page.quit()
 
 
 def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

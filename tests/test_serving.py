@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ENV, REPO, wav_bytes
+from conftest import ARTEFACTS, ENV, REPO, headless_chromium, wav_bytes
 from emorec.datasets import speaker_baseline, speaker_normalise
 from emorec.serving.media import MediaError, read_audio, sniff
 from emorec.serving.project import champion
 
 EMOREC = [sys.executable, "-m", "emorec.cli"]
-ARTEFACTS = REPO / "tests" / "artefacts"
 
 
 def png_bytes(side: int = 48) -> bytes:
@@ -170,11 +169,13 @@ def test_rest_through_mlflow_serve_answers_as_emorec_predict(run, tmp_path):
     import requests
 
     files = demo_files(run, tmp_path / "demo")
-    env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{run / 'mlflow.db'}"}
+    # mlflow's scoring server execs `uvicorn` by name: the venv's bin/ must be on PATH
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{run / 'mlflow.db'}", "PATH": f"{venv_bin}{os.pathsep}{ENV.get('PATH', '')}"}
     for model, path in (("emorec-audio", files["wav"]), ("emorec-visual", files["face"])):
         port = free_port()
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{model}@champion", "--env-manager", "local",
+            ["mlflow", "models", "serve", "-m", f"models:/{model}@champion", "--env-manager", "local",
              "--host", "127.0.0.1", "--port", str(port)], cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         try:
@@ -193,33 +194,16 @@ def test_rest_through_mlflow_serve_answers_as_emorec_predict(run, tmp_path):
         assert "champion" in local["models"][model.split("-")[1]]
 
 
-def chromium() -> tuple[str, str]:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
-    if not browser or not driver:
-        if os.environ.get("CI"):
-            raise AssertionError("CI must install chromium and chromium-driver (.ci/run does)")
-        pytest.skip("chromium / chromium-driver are not installed")
-    return browser, driver
-
-
 @pytest.mark.e2e
 def test_upload_page_in_a_headless_browser(run, tmp_path):
     import requests
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser, driver_path = chromium()
     files = demo_files(run, tmp_path / "demo")
     port = free_port()
     server = subprocess.Popen([*EMOREC, "serve", "--port", str(port), "--max-mb", "1", "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
                               cwd=run, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1000,900"):
-        options.add_argument(flag)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", server)
         # the JSON endpoint, as a script uses it: a WAV, then a non-media file and an oversized one
@@ -229,8 +213,7 @@ def test_upload_page_in_a_headless_browser(run, tmp_path):
         assert refused.status_code == 415 and "the content is text" in refused.json()["error"]
         assert requests.post(f"http://127.0.0.1:{port}/predict", data=b"\0" * (2 << 20), timeout=60).status_code == 413
 
-        page = webdriver.Chrome(service=Service(driver_path), options=options)
-        try:
+        with headless_chromium() as page:
             page.get(f"http://127.0.0.1:{port}/")
             upload = page.find_element(By.ID, "file")
             ARTEFACTS.mkdir(exist_ok=True)
@@ -248,8 +231,6 @@ def test_upload_page_in_a_headless_browser(run, tmp_path):
                 assert "answered by" in page.find_element(By.ID, "models").text
                 page.save_screenshot(str(ARTEFACTS / f"upload_page_{kind}.png"))
             assert (ARTEFACTS / "upload_page_audio.png").read_bytes()[:4] == b"\x89PNG"
-        finally:
-            page.quit()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -30,13 +30,24 @@ def _inputs(paths: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
+#: The checkout this package runs from: its params.yaml is the Snakefile's config.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def params_file(root: str | Path) -> Path:
+    """``root``'s params.yaml, else the Snakefile's own (a run with ``--directory`` elsewhere
+    reads the config beside the Snakefile, so its work folder has none)."""
+    here = Path(root) / "params.yaml"
+    return here if here.is_file() else CHECKOUT / "params.yaml"
+
+
 def build_predictor(args: argparse.Namespace) -> Any:
     """The predictor the options ask for (see the module docstring)."""
     from emorec.params import load_params
     from emorec.serving.predictor import Predictor
     from emorec.serving.project import project_predictor
 
-    params = load_params(Path(args.root) / "params.yaml", tuple(args.configfile))
+    params = load_params(params_file(args.root), tuple(args.configfile))
     registry = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model)) if spec and spec.startswith(REGISTRY_SCHEMES)}
     local = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model), ("sex", args.sex_model)) if spec and role not in registry}
     if not registry:
@@ -125,7 +136,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--visual-model", help="cnn, a model folder, or models:/emorec-visual@champion")
     common.add_argument("--sex-model", help="the speaker-sex model (default: train.audio_sex's first)")
     common.add_argument("--configfile", action="append", default=[], help="the profile the models were trained with, e.g. config/real.yaml")
-    common.add_argument("--root", default=".", help="the pipeline checkout (default: here)")
+    common.add_argument("--root", default=".", help="the pipeline's work folder, where data/ and reports/ are (default: here)")
     predict = commands.add_parser("predict", parents=[common], help="predict files or folders of files")
     predict.add_argument("paths", nargs="+", metavar="PATH")
     predict.add_argument("--format", choices=("json", "table"), default="json")

@@ -135,6 +135,17 @@ FUSION_FILES = {
 }
 
 
+def reported(files, category, subcategory):
+    """``files`` with its plots and per-class tables flagged for ``snakemake --report``, each
+    with its caption from workflow/report/, under ``category`` / ``subcategory``."""
+    captions = {"confusion_png": "confusion.rst", "f1_png": "f1.rst", "per_class_csv": "per_class.rst"}
+    return {
+        key: report(path, caption=f"../report/{captions[key]}", category=category, subcategory=subcategory)
+        if key in captions else path
+        for key, path in files.items()
+    }
+
+
 AV_FILES = {
     n.replace(".", "_"): f"{REPORTS}/av/{n}"
     for n in ("clips.parquet", "weights.csv", "predictions.parquet", "per_class.csv", "confusion.csv", "confusion.png", "f1.png", "metrics.json")

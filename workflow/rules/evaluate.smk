@@ -11,7 +11,7 @@ rule evaluate:
         features=lambda wc: FEATURE_TABLES[wc.modality],
         code=package_code("evaluate.py"),
     output:
-        **evaluation_files("{modality}", "{model}"),
+        **reported(evaluation_files("{modality}", "{model}"), "{modality}", "{model}"),
     params:
         shared_classes=config["evaluation"]["shared_classes"],
     log:
@@ -32,7 +32,7 @@ rule fuse:
         visual=evaluation_files("visual", config["fusion"]["visual_model"])["predictions_parquet"],
         code=package_code("fuse.py"),
     output:
-        **FUSION_FILES,
+        **reported(FUSION_FILES, "fusion", "simulated pairs"),
     params:
         fusion=config["fusion"],
     log:

@@ -80,7 +80,7 @@ rule av_fuse:
         visual_model=model_files("visual", config["fusion"]["visual_model"])["model"],
         code=package_code("av_fuse.py"),
     output:
-        **AV_FILES,
+        **reported(AV_FILES, "fusion", "audio-visual clips"),
     params:
         fusion=config["fusion"],
     log:

@@ -27,7 +27,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
-#drop{border:2px dashed #888;border-radius:12px;padding:2.5rem;text-align:center;cursor:pointer}
+#drop{display:block;border:2px dashed #888;border-radius:12px;padding:2.5rem;text-align:center;cursor:pointer}
 #drop.over{background:#eef5ff;border-color:#3a7bd5}
 .bar{display:flex;align-items:center;margin:.2rem 0}.bar span{width:7rem}
 .bar div{background:#3a7bd5;height:1rem;border-radius:3px;margin-right:.5rem}
