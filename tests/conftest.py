@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 import shutil
+import socket
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +62,29 @@ def run(tmp_path_factory) -> Path:
     result = snakemake(workdir, "-j2", "--configfile", str(TINY))
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    """Wait until ``url`` answers; fail with the server's output if it exits first."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stdout.read()[-3000:] if process.stdout else ''}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
 def wav_bytes(seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> bytes:

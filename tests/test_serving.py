@@ -6,10 +6,8 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ARTEFACTS, ENV, REPO, headless_chromium, wav_bytes
+from conftest import ARTEFACTS, ENV, REPO, free_port, headless_chromium, wait_for, wav_bytes
 from emorec.datasets import speaker_baseline, speaker_normalise
 from emorec.serving.media import MediaError, read_audio, sniff
 from emorec.serving.project import champion
@@ -141,27 +139,6 @@ def test_a_large_photo_is_searched_for_a_face_and_a_faceless_one_refused(run, tm
     blank.write_bytes(cv2.imencode(".png", np.full((480, 640), 128, np.uint8))[1].tobytes())
     result = emorec(run, "predict", str(blank))
     assert result.returncode == 1 and "no face found in the 640x480 image" in json.loads(result.stdout)["error"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stdout.read()[-3000:] if process.stdout else ''}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
 @pytest.mark.e2e

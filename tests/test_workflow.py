@@ -124,6 +124,11 @@ def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
     assert parents[0].data.tags["data"] == "demo"
     assert len(parents[0].data.tags["archive.ravdess.sha256"]) == 64
     assert parents[0].data.params["train.seed"] == "42"
+    assert mlflow.get_experiment_by_name("emorec").tags["mlflow.experimentKind"] == "custom_model_development"
+    for nested in (r for r in runs if r.info.run_name not in ("fusion", parents[0].info.run_name)):
+        inputs = nested.inputs.dataset_inputs  # the UI's Dataset column: the table each model read
+        assert len(inputs) == 1 and inputs[0].dataset.name.startswith("data/features/"), nested.info.run_name
+        assert inputs[0].tags[0].value == "training" and len(inputs[0].dataset.digest) == 12
     from emorec.datasets import model_input
 
     for modality, name in (("audio", "svm"), ("visual", "cnn")):
@@ -180,3 +185,36 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
     # on the four classes the corpora share: 4 of 7 TESS / SAVEE emotions, 4 clips each
     assert metrics["audio.svm.tess.test.shared.n"] == 16 and metrics["audio.svm.savee.test.shared.n"] == 16
     assert 0 <= metrics["audio.svm.savee.test.shared.balanced_accuracy"] <= 1
+
+
+@pytest.mark.e2e
+def test_mlflow_ui_lists_the_parent_run_its_nested_runs_and_their_datasets(run):
+    """The runs page of `mlflow ui`, rendered by headless Chromium: the pipeline run, and,
+    expanded, a nested run per model and fusion, with the feature tables in the Dataset column."""
+    import sys
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import ARTEFACTS, free_port, headless_chromium, wait_for
+
+    port = free_port()
+    venv_bin = str(Path(sys.executable).parent)
+    ui = subprocess.Popen([f"{venv_bin}/mlflow", "ui", "--backend-store-uri", f"sqlite:///{run / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port)],
+                          cwd=run, env={**ENV, "PATH": f"{venv_bin}:{ENV.get('PATH', '')}"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", ui)
+        experiment = mlflow_client(run).get_experiment_by_name("emorec").experiment_id
+        with headless_chromium(1400, 1000) as page:
+            page.get(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
+            text = lambda d: d.find_element("tag name", "body").text  # noqa: E731
+            WebDriverWait(page, 90).until(lambda d: "pipeline " in text(d))
+            page.find_element("css selector", "button[data-component-id*='runnamecellrenderer']").click()  # expand the parent
+            WebDriverWait(page, 60).until(lambda d: "fusion" in text(d))
+            shown = set(text(page).splitlines())
+            assert {f"{m}.{n}" for m, n in MODELS} <= shown, shown
+            assert any(line.startswith("data/features/") for line in shown), "the Dataset column is empty"
+            ARTEFACTS.mkdir(exist_ok=True)
+            page.save_screenshot(str(ARTEFACTS / "mlflow_runs.png"))
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)

@@ -18,6 +18,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -152,11 +153,33 @@ def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str,
     return {k.removeprefix(prefix + "."): float(v) for k, v in metrics.items() if k.startswith(prefix + ".")}
 
 
+#: Experiment tag that makes MLflow's UI open the experiment on its runs table (model
+#: training), not on the GenAI overview it shows an experiment of unknown kind.
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def _experiment_id(mlflow: Any, name: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri())
+    if experiment is None:
+        experiment_id = mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri(), tags={KIND_TAG: KIND})
+    else:
+        experiment_id = experiment.experiment_id
+        if experiment.tags.get(KIND_TAG) != KIND:  # made by an older emorec, or by MLflow's UI
+            mlflow.MlflowClient().set_experiment_tag(experiment_id, KIND_TAG, KIND)
+    return experiment_id
+
+
+def _log_training_data(model: TrackedModel, card: Mapping[str, Any]) -> None:
+    """The feature table a model was trained on, as its run's input dataset (named by its
+    path, digest = the start of the card's SHA-256): the UI's Dataset column."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # MLflow registers its local-file source twice
+        source = resolve_dataset_source(Path(model.features).resolve().as_uri())
+    mlflow.log_input(MetaDataset(source, name=model.features, digest=card["data"]["sha256"][:12]), context="training")
 
 
 def track_pipeline(
@@ -205,6 +228,7 @@ def track_pipeline(
                 mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
                 mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
                 mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
+                _log_training_data(model, card)
                 mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
                 mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
                 uri_of_model = _log_model(model, run.info.run_id, register)
