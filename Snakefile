@@ -38,6 +38,7 @@ rule all_data:
     input:
         [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
         FEATURE_TABLES["audio"],
+        FEATURE_TABLES["audio_sex"],
         "data/features/fer2013/faces.parquet",
         list(VIDEO_TABLES.values()) if USES_VIDEO else [],
     localrule: True

@@ -9,7 +9,9 @@ champion audio model and the speaker-sex model) and ``emorec-visual``, each vers
 ``champion``.
 
 The version is a hash of the params, ``reports/metrics.json`` and the git state: a run with
-that version already in the experiment is reused, so re-running adds no duplicate.
+that version already in the experiment is reused, so re-running adds no duplicate. A run of
+the version that never finished (the tracking server stopped mid-way) is deleted with its
+nested runs and registered model versions before the version is logged again.
 """
 
 import hashlib
@@ -19,13 +21,15 @@ import os
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from emorec.archives import file_sha256
+from emorec.errors import TrackingError
 from emorec.datasets import model_input, read_features
 from emorec.models.store import load_model, read_card
 from emorec.jsonio import read_json, write_json
@@ -158,10 +162,13 @@ def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str,
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 
 
-def _experiment_id(mlflow: Any, name: str) -> str:
+def _experiment_id(mlflow: Any, name: str, uri: str) -> str:
+    """The experiment's id, created when missing: artifacts in ./mlruns for a local store, where
+    the server says for a tracking server (its own artifact root, shared by the team)."""
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        experiment_id = mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri(), tags={KIND_TAG: KIND})
+        local = not uri.startswith(("http://", "https://", "databricks"))
+        experiment_id = mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri() if local else None, tags={KIND_TAG: KIND})
     else:
         experiment_id = experiment.experiment_id
         if experiment.tags.get(KIND_TAG) != KIND:  # made by an older emorec, or by MLflow's UI
@@ -182,6 +189,37 @@ def _log_training_data(model: TrackedModel, card: Mapping[str, Any]) -> None:
     mlflow.log_input(MetaDataset(source, name=model.features, digest=card["data"]["sha256"][:12]), context="training")
 
 
+@contextmanager
+def _tracking_errors(uri: str, reports: Path) -> Iterator[None]:
+    """A tracking server that fails or stops answering becomes one clear :class:`TrackingError`."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, requests.RequestException) as exc:
+        raise TrackingError(
+            f"MLflow at {uri} failed while logging this pipeline version: {str(exc).splitlines()[0][:300]}. "
+            f"The results are unchanged in {reports}/; run snakemake again when the server answers "
+            "(the unfinished run is then replaced, not duplicated)."
+        ) from exc
+
+
+def _discard_unfinished(mlflow: Any, experiment_id: str, version: str) -> None:
+    """Delete the runs of ``version`` that never finished, their nested runs and the model
+    versions they registered, so logging the version again leaves it there once."""
+    client = mlflow.MlflowClient()
+    for parent in mlflow.search_runs(
+        experiment_ids=[experiment_id], filter_string=f"tags.`{VERSION_TAG}` = '{version}' and attributes.status != 'FINISHED'", output_format="list",
+    ):
+        children = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", output_format="list")
+        for run in [*children, parent]:
+            for model_version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+                client.delete_model_version(model_version.name, model_version.version)
+            client.delete_run(run.info.run_id)
+        log.warning("deleted unfinished run %s of version %s (%d nested)", parent.info.run_id, version, len(children))
+
+
 def track_pipeline(
     *,
     params: Mapping[str, Any],
@@ -199,48 +237,50 @@ def track_pipeline(
     import mlflow
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or uri
-    mlflow.set_tracking_uri(uri)
-    experiment_id = _experiment_id(mlflow, experiment)
-    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land in the same experiment
-    tags = pipeline_tags(params=params, metrics_path=metrics_path, summaries=summaries, demo=demo)
-    existing = mlflow.search_runs(
-        experiment_ids=[experiment_id],
-        filter_string=f"tags.`{VERSION_TAG}` = '{tags[VERSION_TAG]}' and attributes.status = 'FINISHED'",
-        output_format="list",
-    )
-    record: dict[str, Any] = {"tracking_uri": uri, "experiment": experiment, "version": tags[VERSION_TAG]}
-    if existing:
-        log.info("pipeline version %s is already run %s; nothing new to log", tags[VERSION_TAG], existing[0].info.run_id)
-        write_json(out_path, {**record, "run_id": existing[0].info.run_id})
-        return record
+    with _tracking_errors(uri, Path(metrics_path).parent):
+        mlflow.set_tracking_uri(uri)
+        experiment_id = _experiment_id(mlflow, experiment, uri)
+        mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land in the same experiment
+        tags = pipeline_tags(params=params, metrics_path=metrics_path, summaries=summaries, demo=demo)
+        existing = mlflow.search_runs(
+            experiment_ids=[experiment_id],
+            filter_string=f"tags.`{VERSION_TAG}` = '{tags[VERSION_TAG]}' and attributes.status = 'FINISHED'",
+            output_format="list",
+        )
+        record: dict[str, Any] = {"tracking_uri": uri, "experiment": experiment, "version": tags[VERSION_TAG]}
+        if existing:
+            log.info("pipeline version %s is already run %s; nothing new to log", tags[VERSION_TAG], existing[0].info.run_id)
+            write_json(out_path, {**record, "run_id": existing[0].info.run_id})
+            return record
+        _discard_unfinished(mlflow, experiment_id, tags[VERSION_TAG])
 
-    metrics = read_json(metrics_path)
-    nested: dict[str, str] = {}
-    model_uris: dict[str, str] = {}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags) as parent:
-        mlflow.log_params(flatten(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        mlflow.log_artifact(str(metrics_path))
-        for model in models:
-            prefix = f"{model.modality}.{model.name}"
-            with mlflow.start_run(run_name=prefix, nested=True) as run:
-                card = read_card(model.model_dir)
-                mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
-                mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
-                mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
-                _log_training_data(model, card)
-                mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
-                mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
-                uri_of_model = _log_model(model, run.info.run_id, register)
-                nested[prefix] = run.info.run_id
-                model_uris[prefix] = uri_of_model
-                log.info("logged %s (run %s, model %s)", prefix, run.info.run_id, uri_of_model)
-        with mlflow.start_run(run_name="fusion", nested=True) as run:
-            mlflow.log_params(flatten({"fusion": params["fusion"]}))
-            mlflow.log_metrics(_metrics_under(metrics, "fusion"))
-            mlflow.log_artifacts(str(fusion_dir), artifact_path="fusion")
-            nested["fusion"] = run.info.run_id
-        end_to_end = _log_end_to_end(params, model_uris, register)
-    write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested, "end_to_end": end_to_end})
-    log.info("logged pipeline version %s as run %s with %d nested runs", tags[VERSION_TAG], parent.info.run_id, len(nested))
-    return record
+        metrics = read_json(metrics_path)
+        nested: dict[str, str] = {}
+        model_uris: dict[str, str] = {}
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags) as parent:
+            mlflow.log_params(flatten(params))
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            mlflow.log_artifact(str(metrics_path))
+            for model in models:
+                prefix = f"{model.modality}.{model.name}"
+                with mlflow.start_run(run_name=prefix, nested=True) as run:
+                    card = read_card(model.model_dir)
+                    mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
+                    mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
+                    mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
+                    _log_training_data(model, card)
+                    mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
+                    mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
+                    uri_of_model = _log_model(model, run.info.run_id, register)
+                    nested[prefix] = run.info.run_id
+                    model_uris[prefix] = uri_of_model
+                    log.info("logged %s (run %s, model %s)", prefix, run.info.run_id, uri_of_model)
+            with mlflow.start_run(run_name="fusion", nested=True) as run:
+                mlflow.log_params(flatten({"fusion": params["fusion"]}))
+                mlflow.log_metrics(_metrics_under(metrics, "fusion"))
+                mlflow.log_artifacts(str(fusion_dir), artifact_path="fusion")
+                nested["fusion"] = run.info.run_id
+            end_to_end = _log_end_to_end(params, model_uris, register)
+        write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested, "end_to_end": end_to_end})
+        log.info("logged pipeline version %s as run %s with %d nested runs", tags[VERSION_TAG], parent.info.run_id, len(nested))
+        return record
