@@ -11,7 +11,3 @@ class ParamsError(EmorecError):
 
 class DataError(EmorecError):
     """An input archive or table cannot be used (missing, corrupt, too many rejects)."""
-
-
-class TrackingError(EmorecError):
-    """The MLflow tracking server failed or stopped answering while a version was logged."""
