@@ -215,9 +215,9 @@ def _discard_unfinished(mlflow: Any, experiment_id: str, version: str) -> None:
     """Delete the runs of ``version`` that never finished, their nested runs and the model
     versions they registered, so logging the version again leaves it there once."""
     client = mlflow.MlflowClient()
-    for parent in mlflow.search_runs(
-        experiment_ids=[experiment_id], filter_string=f"tags.`{VERSION_TAG}` = '{version}' and attributes.status != 'FINISHED'", output_format="list",
-    ):
+    runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=f"tags.`{VERSION_TAG}` = '{version}'", output_format="list")
+    log.info("version %s has %d earlier runs in the experiment (%s)", version, len(runs), ", ".join(r.info.status for r in runs) or "none")
+    for parent in (run for run in runs if run.info.status != "FINISHED"):
         children = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", output_format="list")
         for run in [*children, parent]:
             for model_version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
