@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ENV, TINY, snakemake
+from conftest import ARTEFACTS, ENV, TINY, free_port, headless_chromium, snakemake, wait_for
 from emorec.features.audio import AudioFeatureParams
 from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
 
@@ -194,8 +194,6 @@ def test_mlflow_ui_lists_the_parent_run_its_nested_runs_and_their_datasets(run):
     import sys
 
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from conftest import ARTEFACTS, free_port, headless_chromium, wait_for
 
     port = free_port()
     venv_bin = str(Path(sys.executable).parent)
