@@ -1,4 +1,4 @@
-"""Keras training pieces: class weights, the mirrored test-time averaging."""
+"""Keras training pieces: class weights, the mirrored and shifted test-time averaging."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def test_flip_averaged_face_model_is_mirror_symmetric_and_loads_without_this_pac
     keras_nets.configure_tensorflow(threads=1, seed=0)
     core = keras_nets.build_face_cnn(input_shape=(48, 48, 1), n_classes=7, filters=[4, 8], dense_units=8, dropout=0.1,
                                      convs_per_block=2, augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1})
-    model = keras_nets.with_flip_averaging(core)
+    model = keras_nets.with_test_time_averaging(core, flip=True)
     x = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 1)).astype(np.uint8)
     p = model.predict(x, verbose=0)
     np.testing.assert_array_equal(p, model.predict(x[:, :, ::-1], verbose=0))
@@ -36,3 +36,30 @@ def test_flip_averaged_face_model_is_mirror_symmetric_and_loads_without_this_pac
     code = f"import keras; m = keras.saving.load_model({str(path)!r}); print(m.output_shape)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and "(None, 7)" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("rows", [-3, 0, 2])
+@pytest.mark.parametrize("cols", [-2, 0, 4])
+def test_shift_moves_pixels_and_fills_with_the_edge(rows, cols):
+    import keras
+
+    x = np.random.default_rng(1).integers(0, 256, (3, 12, 10, 1)).astype(np.uint8)
+    inputs = keras.Input(shape=x.shape[1:])
+    moved = keras.Model(inputs, keras_nets.shift(inputs, rows=rows, cols=cols)).predict(x, verbose=0)
+    pad = max(abs(rows), abs(cols))
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge").astype(np.float32)
+    expected = padded[:, pad - rows:pad - rows + 12, pad - cols:pad - cols + 10]
+    np.testing.assert_array_equal(moved, expected)
+
+
+def test_shift_averaging_is_the_mean_over_the_ten_views():
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    core = keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0)
+    model = keras_nets.with_test_time_averaging(core, flip=True, shift_px=2)
+    x = np.random.default_rng(2).integers(0, 256, (5, 16, 16, 1)).astype(np.uint8)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
+    views = [padded[:, 2 - r:18 - r, 2 - c:18 - c] for r, c in [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]]
+    views += [v[:, :, ::-1] for v in views]
+    expected = np.mean([core.predict(v, verbose=0) for v in views], axis=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    assert keras_nets.with_test_time_averaging(core, flip=False, shift_px=0) is core

@@ -62,18 +62,36 @@ def build_cnn_lstm(*, input_shape: Sequence[int], n_classes: int, filters: Seque
     return keras.Model(inputs, outputs, name="audio_cnn_lstm")
 
 
-def mirror(x: Any) -> Any:
-    """Images ``(h, w, c)`` mirrored left-right with built-in layers only, so a saved model
-    loads anywhere (MLflow, ``mlflow models serve``) without this package: the width axis is
-    multiplied by a fixed anti-identity matrix, which is exact (one product by 1, sums of 0)."""
+def _remap(x: Any, *, axis: int, index: np.ndarray, name: str) -> Any:
+    """Images ``(h, w, c)`` with ``axis`` (1 = rows, 2 = columns) re-indexed by ``index``,
+    ``out[..., i, ...] = x[..., index[i], ...]``, from built-in layers only, so a saved model
+    loads anywhere (MLflow, ``mlflow models serve``) without this package: the axis is
+    multiplied by a fixed 0/1 selection matrix, which is exact (one product by 1, sums of 0)."""
     from keras import layers
 
+    order = (1, 3, 2) if axis == 2 else (3, 2, 1)  # the remapped axis last
+    n = len(index)
+    x = layers.Permute(order)(layers.Rescaling(1.0)(x))  # as floats
+    select = layers.Dense(n, use_bias=False, trainable=False, name=name)
+    x = select(x)
+    select.set_weights([np.eye(n, dtype=np.float32)[index].T])
+    return layers.Permute(order)(x)
+
+
+def mirror(x: Any, *, name: str = "mirror") -> Any:
+    """Images ``(h, w, c)`` mirrored left-right (see :func:`_remap`)."""
     width = int(x.shape[2])
-    x = layers.Permute((1, 3, 2))(layers.Rescaling(1.0)(x))  # (h, c, w), as floats
-    flip = layers.Dense(width, use_bias=False, trainable=False, name="mirror")
-    x = flip(x)
-    flip.set_weights([np.eye(width, dtype=np.float32)[::-1]])
-    return layers.Permute((1, 3, 2))(x)
+    return _remap(x, axis=2, index=np.arange(width)[::-1], name=name)
+
+
+def shift(x: Any, *, rows: int, cols: int) -> Any:
+    """Images ``(h, w, c)`` moved down ``rows`` and right ``cols`` pixels (negative: up, left),
+    the uncovered border filled with the nearest edge pixel, as the training shifts fill it."""
+    for axis, by in ((1, rows), (2, cols)):
+        if by:
+            n = int(x.shape[axis])
+            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=f"shift_{'rc'[axis - 1]}{by:+d}".replace("+", "p").replace("-", "m"))
+    return x
 
 
 def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
@@ -118,15 +136,23 @@ def build_face_cnn(
     return keras.Model(inputs, outputs, name="face_cnn")
 
 
-def with_flip_averaging(model: Any) -> Any:
-    """``model``'s probabilities averaged over each image and its mirror (test-time averaging);
-    the weights are shared, so the result is the same network served as one model."""
+def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int = 0) -> Any:
+    """``model``'s probabilities averaged over views of each image (test-time averaging): the
+    image itself, moved ``shift_px`` pixels up, down, left and right when ``shift_px`` > 0, and
+    the mirror of each of these when ``flip``. The weights are shared, so the result is the
+    same network served as one model."""
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=model.input_shape[1:], name="pixels", dtype=model.inputs[0].dtype)
-    outputs = layers.Average()([model(inputs), model(mirror(inputs))])
-    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+    moves = [(0, 0)] + ([(-shift_px, 0), (shift_px, 0), (0, -shift_px), (0, shift_px)] if shift_px else [])
+    views = [shift(inputs, rows=r, cols=c) for r, c in moves]
+    if flip:
+        views += [mirror(v, name=f"mirror_{k}") for k, v in enumerate(views)]
+    if len(views) == 1:
+        return model
+    outputs = layers.Average()([model(v) for v in views])
+    return keras.Model(inputs, outputs, name=f"{model.name}_tta")
 
 
 def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str, Any], seed: int = 0) -> Any:

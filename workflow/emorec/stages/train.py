@@ -96,8 +96,8 @@ def train_keras(
     log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
     model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed)
     history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
-    if hp.get("tta_flip", False):
-        model = keras_nets.with_flip_averaging(model)
+    if hp.get("tta_flip", False) or hp.get("tta_shift_px", 0):
+        model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
     seconds = time.perf_counter() - start
     log.info("%s %s: best epoch %d of %d, %.1f s", modality, net, history["best_epoch"], history["epochs_run"], seconds)
     card = _card(
