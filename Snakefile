@@ -34,6 +34,13 @@ rule all:
 
 
 # Targets of the DVC stages in dvc.yaml (one stage per step of the flow).
+rule all_demo:
+    input:
+        [DEMO_ARCHIVES[c] for c in [*SPEECH_CORPORA, "fer2013"] if is_demo_archive(c)],
+        [a for a in video_archives() if os.path.normpath(a) == os.path.normpath(DEMO_ARCHIVES["ravdess_video"])],
+    localrule: True
+
+
 rule all_data:
     input:
         [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
