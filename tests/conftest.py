@@ -80,9 +80,9 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {process.stdout.read()[-3000:] if process.stdout else ''}")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting on a loaded machine
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
