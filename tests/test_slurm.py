@@ -16,12 +16,17 @@ import pytest
 
 from conftest import REPO, TINY, free_port, snakemake
 
-DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue")
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 #: Where srun looks for the cluster's configuration: the plugin's job step drops SLURM_CONF
 #: from the environment of its srun call (snakemake-executor-plugin-slurm-jobstep 0.6.1), so
 #: the throw-away cluster must live at the standard path, as a real cluster's does.
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARK = "# emorec tests/test_slurm.py: throw-away single-node cluster"
+
+
+def binary(name: str) -> str | None:
+    """Where ``name`` is: on PATH, or in /usr/sbin (not on every root PATH)."""
+    return shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
 
 
 def slurm_conf(folder: Path, host: str, node: str) -> str:
@@ -63,7 +68,7 @@ def slurm_conf(folder: Path, host: str, node: str) -> str:
 def slurm() -> Iterator[Path]:
     """A running single-node cluster (munged, slurmctld, slurmd as this test's children, stopped
     by their PIDs afterwards); yields the folder holding its state and logs."""
-    missing = [name for name in DAEMONS if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists()]
+    missing = [name for name in DAEMONS if binary(name) is None]
     if missing or os.geteuid() != 0:
         if os.environ.get("CI"):
             raise AssertionError(f"CI runs as root with Slurm and munge installed (.ci/run installs them); missing: {missing}")
@@ -77,7 +82,7 @@ def slurm() -> Iterator[Path]:
     key = folder / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
-    node = subprocess.run(["slurmd", "-C"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    node = subprocess.run([binary("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
     host = socket.gethostname().split(".")[0]  # slurmd -C names the node hostname -s, as it must
     SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
     SLURM_CONF.write_text(slurm_conf(folder, host, node))
@@ -85,12 +90,12 @@ def slurm() -> Iterator[Path]:
     try:
         munge = folder / "munge"
         for argv in (
-            ["munged", "--foreground", "--force", f"--socket={munge / 'socket'}", f"--key-file={key}",
+            [binary("munged"), "--foreground", "--force", f"--socket={munge / 'socket'}", f"--key-file={key}",
              f"--pid-file={munge / 'pid'}", f"--seed-file={munge / 'seed'}", f"--log-file={munge / 'log'}"],
-            ["slurmctld", "-D", "-i"],
-            ["slurmd", "-D"],
+            [binary("slurmctld"), "-D", "-i"],
+            [binary("slurmd"), "-D"],
         ):
-            with open(folder / f"{argv[0]}.out", "w") as out:
+            with open(folder / f"{Path(argv[0]).name}.out", "w") as out:
                 daemons.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT))
             time.sleep(1)
         deadline = time.monotonic() + 60
