@@ -96,6 +96,7 @@ def train_keras(
     log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
     model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed)
     history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
+    n_parameters = int(model.count_params())  # the network's own (the averaging wrapper adds fixed 0/1 remaps)
     if hp.get("tta_flip", False) or hp.get("tta_shift_px", 0):
         model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
     seconds = time.perf_counter() - start
@@ -103,7 +104,7 @@ def train_keras(
     card = _card(
         name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
         n_train=len(train), n_val=len(val), seconds=seconds, threads=threads, history=history,
-        n_parameters=int(model.count_params()), input_options=options,
+        n_parameters=n_parameters, input_options=options,
     )
     save_model(model, model_dir, framework="keras", card=card)
     return card
