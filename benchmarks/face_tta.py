@@ -1,11 +1,11 @@
 """What test-time averaging buys a trained face CNN, on FER2013 validation and PrivateTest.
 
-    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 2] > benchmarks/face_tta.txt
+    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] > benchmarks/face_tta.txt
 
 WORKDIR is a finished real-profile run (``data/models/visual/cnn`` and
 ``data/features/fer2013/faces.parquet``). The saved model's own network (the one inside its
 test-time-averaging wrapper) is scored with no averaging, with the mirror only, and with the
-mirror and ``--shift``-pixel moves, in portable mode on 2 threads, with the seconds each took.
+mirror and each ``--shift``'s pixel moves, in portable mode on 2 threads, with the seconds each took.
 """
 
 import argparse
@@ -20,7 +20,7 @@ from emorec.runner import set_pipeline_env
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
-    parser.add_argument("--shift", type=int, default=2)
+    parser.add_argument("--shift", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
     set_pipeline_env(2, determinism="portable")
 
@@ -34,11 +34,9 @@ def main() -> None:
     card = trained.card
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
     table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
-    variants = {
-        "none": core,
-        "mirror": keras_nets.with_test_time_averaging(core, flip=True),
-        f"mirror + {args.shift} px shifts": keras_nets.with_test_time_averaging(core, flip=True, shift_px=args.shift),
-    }
+    variants = {"none": core, "mirror": keras_nets.with_test_time_averaging(core, flip=True)}
+    for px in args.shift:
+        variants[f"mirror + {px} px shifts"] = keras_nets.with_test_time_averaging(core, flip=True, shift_px=px)
     epochs = card["history"]["epoch_seconds"]
     print(f"face CNN of {args.workdir}: {core.count_params():,} parameters, {len(epochs)} epochs "
           f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
