@@ -56,7 +56,11 @@ def start_server(backend: str, artifacts: Path, port: int) -> subprocess.Popen:
             env={**ENV, "PATH": f"{VENV_BIN}:{ENV.get('PATH', '')}"}, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its workers are stopped with it, as a crashed server would be
         )
-    wait_for(f"http://127.0.0.1:{port}/health", server, seconds=180)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", server, seconds=180)
+    except BaseException:
+        stop(server)  # a server that never answered is not left behind
+        raise
     return server
 
 
