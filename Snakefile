@@ -37,7 +37,7 @@ rule all:
 rule all_demo:
     input:
         [DEMO_ARCHIVES[c] for c in [*SPEECH_CORPORA, "fer2013"] if is_demo_archive(c)],
-        [a for a in video_archives() if os.path.normpath(a) == os.path.normpath(DEMO_ARCHIVES["ravdess_video"])],
+        [a for a in video_archives() if is_demo_path(a, "ravdess_video")],
     localrule: True
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from conftest import ENV, REPO, TINY
 from emorec.demo.fer2013 import make_demo_fer2013
+from emorec.params import load_params
 
 BIN = str(Path(sys.executable).parent)
 #: dvc.yaml's commands call ``snakemake`` from the environment, as a user's activated venv does.
@@ -26,14 +27,6 @@ def sh(cwd: Path, *argv: str) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(argv)} failed:\n{output[-4000:]}"
     return output
-
-
-def merged(base: dict, extra: dict) -> dict:
-    """``base`` with ``extra`` merged in, key by key (as Snakemake merges --configfile)."""
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def tracked_files(root: Path) -> dict[str, bytes]:
@@ -51,7 +44,7 @@ def test_push_then_a_fresh_clone_pulls_everything_and_has_nothing_to_rerun(tmp_p
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, project / name)
     # The project's own params: the tiny demo, with FER2013 as a raw archive the team versions.
-    params = merged(yaml.safe_load((REPO / "params.yaml").read_text()), yaml.safe_load(TINY.read_text()))
+    params = load_params(REPO / "params.yaml", (TINY,))
     params["corpora"]["fer2013"]["archive"] = "data/raw/fer2013.csv"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     make_demo_fer2013(path=project / "data/raw/fer2013.csv", rows=300, seed=5)

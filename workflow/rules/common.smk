@@ -27,9 +27,14 @@ SPEECH_CORPORA = list(config["corpora"]["speech"])
 NAMED_SPEECH_CORPORA = ["tess", "savee", "cremad"]
 
 
-def is_demo_archive(corpus):
+def is_demo_path(path, corpus):
+    """Whether ``path`` is where the demo rules write ``corpus``'s demo archive."""
     demo = DEMO_ARCHIVES.get(corpus)
-    return demo is not None and os.path.normpath(config["corpora"][corpus]["archive"]) == os.path.normpath(demo)
+    return demo is not None and os.path.normpath(path) == os.path.normpath(demo)
+
+
+def is_demo_archive(corpus):
+    return is_demo_path(config["corpora"][corpus]["archive"], corpus)
 
 
 def archive(corpus):
@@ -49,7 +54,7 @@ def video_archives():
     unless it is the demo's, which a rule builds."""
     paths = list(config["corpora"]["ravdess_video"]["archives"])
     for path in paths:
-        if os.path.normpath(path) != os.path.normpath(DEMO_ARCHIVES["ravdess_video"]) and not os.path.exists(path):
+        if not is_demo_path(path, "ravdess_video") and not os.path.exists(path):
             raise DataError(f"corpora.ravdess_video.archives: {path} does not exist. {MISSING_HINT}")
     return paths
 

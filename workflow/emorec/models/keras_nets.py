@@ -90,7 +90,8 @@ def shift(x: Any, *, rows: int, cols: int) -> Any:
     for axis, by in ((1, rows), (2, cols)):
         if by:
             n = int(x.shape[axis])
-            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=f"shift_{'rc'[axis - 1]}{by:+d}".replace("+", "p").replace("-", "m"))
+            name = f"shift_{'rc'[axis - 1]}{'m' if by < 0 else 'p'}{abs(by)}"
+            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=name)
     return x
 
 
@@ -140,7 +141,7 @@ def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int = 0
     """``model``'s probabilities averaged over views of each image (test-time averaging): the
     image itself, moved ``shift_px`` pixels up, down, left and right when ``shift_px`` > 0, and
     the mirror of each of these when ``flip``. The weights are shared, so the result is the
-    same network served as one model."""
+    same network served as one model; with a single view it is ``model`` itself."""
     import keras
     from keras import layers
 

@@ -97,8 +97,7 @@ def train_keras(
     model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed)
     history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
     n_parameters = int(model.count_params())  # the network's own (the averaging wrapper adds fixed 0/1 remaps)
-    if hp.get("tta_flip", False) or hp.get("tta_shift_px", 0):
-        model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
+    model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
     seconds = time.perf_counter() - start
     log.info("%s %s: best epoch %d of %d, %.1f s", modality, net, history["best_epoch"], history["epochs_run"], seconds)
     card = _card(
