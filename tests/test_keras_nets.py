@@ -63,20 +63,3 @@ def test_shift_averaging_is_the_mean_over_the_ten_views():
     expected = np.mean([core.predict(v, verbose=0) for v in views], axis=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
     assert keras_nets.with_test_time_averaging(core, flip=False, shift_px=0) is core
-
-
-def test_flatten_head_sees_where_a_feature_is_and_gap_does_not():
-    """The same pattern at two places in the face: global average pooling cannot tell them
-    apart, the flattened head can (its dense layer has one weight per position)."""
-    keras_nets.configure_tensorflow(threads=1, seed=0)
-    x = np.zeros((2, 12, 12, 1), np.uint8)
-    x[0, 2:4, 2:4] = 255   # the same patch, away from the border, moved by whole pooling windows
-    x[1, 6:8, 6:8] = 255
-    gap = keras_nets.build_face_cnn(input_shape=(12, 12, 1), n_classes=3, filters=[4], dense_units=8, dropout=0.0, head="gap")
-    flat = keras_nets.build_face_cnn(input_shape=(12, 12, 1), n_classes=3, filters=[4], dense_units=8, dropout=0.0, head="flatten")
-    assert flat.count_params() == gap.count_params() + (6 * 6 - 1) * 4 * 8   # a 6x6x4 map flattened vs 4 pooled values
-    p_gap, p_flat = gap.predict(x, verbose=0), flat.predict(x, verbose=0)
-    np.testing.assert_allclose(p_gap[0], p_gap[1], rtol=1e-5, atol=1e-6)
-    assert np.abs(p_flat[0] - p_flat[1]).max() > 1e-4
-    with pytest.raises(ValueError, match="unknown head"):
-        keras_nets.build_face_cnn(input_shape=(12, 12, 1), n_classes=3, filters=[4], dense_units=8, dropout=0.0, head="mean")

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 NETS = ("cnn_lstm", "cnn")
-HEADS = ("gap", "flatten")
 
 
 def configure_tensorflow(*, threads: int, seed: int) -> None:
@@ -113,16 +112,12 @@ def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
 
 def build_face_cnn(
     *, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float,
-    convs_per_block: int = 1, head: str = "gap", augment: Mapping[str, Any] | None = None, seed: int = 0,
+    convs_per_block: int = 1, augment: Mapping[str, Any] | None = None, seed: int = 0,
 ) -> Any:
     """VGG-style blocks (``convs_per_block`` 3x3 convolutions, then max-pooling) from full
-    resolution, then a dense layer; pixels 0..255 in.
+    resolution, global average pooling, a dense layer; pixels 0..255 in.
 
-    ``head`` is how the last feature map reaches the dense layer: ``gap`` (global average
-    pooling: one value per filter, wherever in the face it fired) or ``flatten`` (every
-    position: more parameters, almost no extra arithmetic, and it keeps where in an aligned
-    face a feature is, e.g. mouth or brow). ``augment`` adds random flips, shifts, rotations
-    and zooms that act during training only.
+    ``augment`` adds random flips, shifts, rotations and zooms that act during training only.
     """
     import keras
     from keras import layers
@@ -135,9 +130,7 @@ def build_face_cnn(
         for _ in range(convs_per_block - 1):
             x = _conv_bn_relu(x, f)
         x = _conv_block(x, f)
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
-    x = layers.GlobalAveragePooling2D()(x) if head == "gap" else layers.Flatten()(x)
+    x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(dense_units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax")(x)
@@ -170,7 +163,7 @@ def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str,
     if net == "cnn":
         return build_face_cnn(
             input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], dense_units=hp["dense_units"], dropout=hp["dropout"],
-            convs_per_block=hp.get("convs_per_block", 1), head=hp.get("head", "gap"), augment=hp.get("augment"), seed=seed,
+            convs_per_block=hp.get("convs_per_block", 1), augment=hp.get("augment"), seed=seed,
         )
     raise ValueError(f"unknown network {net!r}; expected one of {', '.join(NETS)}")
 
