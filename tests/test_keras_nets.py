@@ -63,3 +63,17 @@ def test_shift_averaging_is_the_mean_over_the_ten_views():
     expected = np.mean([core.predict(v, verbose=0) for v in views], axis=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
     assert keras_nets.with_test_time_averaging(core, flip=False, shift_px=0) is core
+
+
+def test_cropped_face_net_ignores_the_border_at_inference():
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    model = keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0,
+                                      augment={"shift": 0.1}, crop_px=3)
+    x = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 1)).astype(np.uint8)
+    p = model.predict(x, verbose=0)
+    border = x.copy()
+    border[:, :3], border[:, -3:], border[:, :, :3], border[:, :, -3:] = 0, 255, 7, 99
+    np.testing.assert_array_equal(model.predict(border, verbose=0), p)
+    inner = x.copy()
+    inner[:, 3:13, 3:13] = 255 - inner[:, 3:13, 3:13]
+    assert np.abs(model.predict(inner, verbose=0) - p).max() > 1e-4

@@ -112,12 +112,15 @@ def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
 
 def build_face_cnn(
     *, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float,
-    convs_per_block: int = 1, augment: Mapping[str, Any] | None = None, seed: int = 0,
+    convs_per_block: int = 1, augment: Mapping[str, Any] | None = None, crop_px: int = 0, seed: int = 0,
 ) -> Any:
     """VGG-style blocks (``convs_per_block`` 3x3 convolutions, then max-pooling) from full
     resolution, global average pooling, a dense layer; pixels 0..255 in.
 
     ``augment`` adds random flips, shifts, rotations and zooms that act during training only.
+    ``crop_px`` > 0 cuts that many pixels off every border after them: with shifts, training
+    sees random crops and inference the centre crop (FER2013's usual 40x40 of 48x48, at 0.7x
+    the arithmetic), and test-time shifts of ``crop_px`` add the four edge crops.
     """
     import keras
     from keras import layers
@@ -126,6 +129,8 @@ def build_face_cnn(
     x = layers.Rescaling(1.0 / 255)(inputs)
     if augment:
         x = augmentation(x, augment=augment, seed=seed)
+    if crop_px:
+        x = layers.Cropping2D(crop_px)(x)
     for f in filters:
         for _ in range(convs_per_block - 1):
             x = _conv_bn_relu(x, f)
@@ -163,7 +168,7 @@ def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str,
     if net == "cnn":
         return build_face_cnn(
             input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], dense_units=hp["dense_units"], dropout=hp["dropout"],
-            convs_per_block=hp.get("convs_per_block", 1), augment=hp.get("augment"), seed=seed,
+            convs_per_block=hp.get("convs_per_block", 1), augment=hp.get("augment"), crop_px=hp.get("crop_px", 0), seed=seed,
         )
     raise ValueError(f"unknown network {net!r}; expected one of {', '.join(NETS)}")
 
