@@ -1,11 +1,13 @@
 """What test-time averaging buys a trained face CNN, on FER2013 validation and PrivateTest.
 
-    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] > benchmarks/face_tta.txt
+    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--with MODEL_DIR] > benchmarks/face_tta.txt
 
 WORKDIR is a finished real-profile run (``data/models/visual/cnn`` and
 ``data/features/fer2013/faces.parquet``). The saved model's own network (the one inside its
 test-time-averaging wrapper) is scored with no averaging, with the mirror only, and with the
 mirror and each ``--shift``'s pixel moves, in portable mode on 2 threads, with the seconds each took.
+``--with`` adds another trained face model (a folder with ``model.keras`` and ``card.json``): each
+saved model as it is, and the mean of their probabilities, a two-model ensemble.
 """
 
 import argparse
@@ -20,7 +22,8 @@ from emorec.runner import set_pipeline_env
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
-    parser.add_argument("--shift", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--shift", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--with", dest="other", type=Path, help="another trained face model's folder")
     args = parser.parse_args()
     set_pipeline_env(2, determinism="portable")
 
@@ -37,6 +40,10 @@ def main() -> None:
     variants = {"none": core, "mirror": keras_nets.with_test_time_averaging(core, flip=True)}
     for px in args.shift:
         variants[f"mirror + {px} px shifts"] = keras_nets.with_test_time_averaging(core, flip=True, shift_px=px)
+    if args.other:
+        other = load_model(args.other).estimator
+        variants |= {"this model as saved": trained.estimator, f"{args.other} as saved": other,
+                     "mean of the two as saved": _Mean(trained.estimator, other)}
     epochs = card["history"]["epoch_seconds"]
     print(f"face CNN of {args.workdir}: {core.count_params():,} parameters, {len(epochs)} epochs "
           f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
@@ -50,8 +57,18 @@ def main() -> None:
             y = encode(np.asarray(rows.column("label").to_pylist()), trained.classes)
             scores = evaluate(y, model.predict(x, batch_size=256, verbose=0), labels=trained.classes)
             row += [f"{100 * scores['accuracy']:.1f}", f"{100 * scores['balanced_accuracy']:.1f}"]
-        views = {"none": 1, "mirror": 2}.get(name, 10)
+        views = {"none": 1, "mirror": 2}.get(name, "as saved" if "saved" in name else 10)
         print(f"| {name} | {views} | {' | '.join(row)} | {time.perf_counter() - started:.0f} |")
+
+
+class _Mean:
+    """Two saved models' predictions averaged: the ensemble row of ``--with``."""
+
+    def __init__(self, *models) -> None:
+        self.models = models
+
+    def predict(self, x: np.ndarray, **kwargs) -> np.ndarray:
+        return np.mean([model.predict(x, **kwargs) for model in self.models], axis=0)
 
 
 if __name__ == "__main__":
