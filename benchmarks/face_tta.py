@@ -37,19 +37,19 @@ def main() -> None:
     card = trained.card
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
     table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
-    variants = {"none": core, "mirror": keras_nets.with_test_time_averaging(core, flip=True)}
+    variants = {"none": (core, 1), "mirror": (keras_nets.with_test_time_averaging(core, flip=True), 2)}
     for px in args.shift:
-        variants[f"mirror + {px} px shifts"] = keras_nets.with_test_time_averaging(core, flip=True, shift_px=px)
+        variants[f"mirror + {px} px shifts"] = (keras_nets.with_test_time_averaging(core, flip=True, shift_px=px), 10)
     if args.other:
         other = load_model(args.other).estimator
-        variants |= {"this model as saved": trained.estimator, f"{args.other} as saved": other,
-                     "mean of the two as saved": _Mean(trained.estimator, other)}
+        variants |= {"this model as saved": (trained.estimator, "as saved"), f"{args.other} as saved": (other, "as saved"),
+                     "mean of the two as saved": (_Mean(trained.estimator, other), "as saved")}
     epochs = card["history"]["epoch_seconds"]
     print(f"face CNN of {args.workdir}: {core.count_params():,} parameters, {len(epochs)} epochs "
           f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
     print("| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, model in variants.items():
+    for name, (model, views) in variants.items():
         row, started = [], time.perf_counter()
         for split in ("val", "test"):
             rows = split_rows(table, split)
@@ -57,7 +57,6 @@ def main() -> None:
             y = encode(np.asarray(rows.column("label").to_pylist()), trained.classes)
             scores = evaluate(y, model.predict(x, batch_size=256, verbose=0), labels=trained.classes)
             row += [f"{100 * scores['accuracy']:.1f}", f"{100 * scores['balanced_accuracy']:.1f}"]
-        views = {"none": 1, "mirror": 2}.get(name, "as saved" if "saved" in name else 10)
         print(f"| {name} | {views} | {' | '.join(row)} | {time.perf_counter() - started:.0f} |")
 
 
