@@ -44,8 +44,8 @@ def main() -> None:
         other = load_model(args.other).estimator
         variants |= {"this model as saved": (trained.estimator, "as saved"), f"{args.other} as saved": (other, "as saved"),
                      "mean of the two as saved": (_Mean(trained.estimator, other), "as saved")}
-    epochs = card["history"]["epoch_seconds"]
-    print(f"face CNN of {args.workdir}: {core.count_params():,} parameters, {len(epochs)} epochs "
+    epochs = [s for network in card["history"] for s in network["epoch_seconds"]]
+    print(f"face CNN of {args.workdir}: {len(card['history'])} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
           f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
     print("| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |")
     print("|---|---:|---:|---:|---:|---:|---:|")

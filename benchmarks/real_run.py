@@ -67,8 +67,9 @@ def main(reports: str) -> None:
     print("\nTraining time recorded in each model card (training_seconds):")
     for card in sorted((REPO / "data" / "models").glob("*/*/card.json")):
         data = json.loads(card.read_text())
-        epochs = data.get("history", {}).get("epoch_seconds")
-        extra = f", {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch" if epochs else ""
+        networks = data.get("history", [])
+        epochs = [s for network in networks for s in network["epoch_seconds"]]
+        extra = f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch" if epochs else ""
         print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
 
 

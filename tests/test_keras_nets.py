@@ -77,3 +77,19 @@ def test_cropped_face_net_ignores_the_border_at_inference():
     inner = x.copy()
     inner[:, 3:13, 3:13] = 255 - inner[:, 3:13, 3:13]
     assert np.abs(model.predict(inner, verbose=0) - p).max() > 1e-4
+
+
+def test_ensemble_is_the_mean_of_its_networks_and_saves_as_one_model(tmp_path):
+    import keras
+
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    nets = [keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0, seed=s) for s in (0, 1)]
+    model = keras_nets.with_test_time_averaging(keras_nets.average(nets), flip=True, shift_px=2)
+    assert keras_nets.average(nets[:1]) is nets[0]
+    x = np.random.default_rng(4).integers(0, 256, (5, 16, 16, 1)).astype(np.uint8)
+    views = [keras_nets.with_test_time_averaging(n, flip=True, shift_px=2).predict(x, verbose=0) for n in nets]
+    assert np.abs(views[0] - views[1]).max() > 1e-3  # two different networks
+    p = model.predict(x, verbose=0)
+    np.testing.assert_allclose(p, (views[0] + views[1]) / 2, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "ensemble.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "ensemble.keras").predict(x, verbose=0), p)

@@ -161,6 +161,21 @@ def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int = 0
     return keras.Model(inputs, outputs, name=f"{model.name}_tta")
 
 
+def average(models: Sequence[Any]) -> Any:
+    """One model whose output is the mean of ``models``' probabilities (an ensemble of
+    networks trained apart), named as the first so code that looks the network up still finds
+    it; a single model is returned as it is."""
+    import keras
+    from keras import layers
+
+    if len(models) == 1:
+        return models[0]
+    first = models[0]
+    inputs = keras.Input(shape=first.input_shape[1:], name=first.inputs[0].name, dtype=first.inputs[0].dtype)
+    members = [keras.Model(m.inputs[0], m.outputs[0], name=f"{m.name}_{k + 1}") for k, m in enumerate(models)]
+    return keras.Model(inputs, layers.Average()([m(inputs) for m in members]), name=first.name)
+
+
 def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str, Any], seed: int = 0) -> Any:
     """The untrained network ``net`` (one of :data:`NETS`) for inputs shaped like ``train_x``."""
     if net == "cnn_lstm":

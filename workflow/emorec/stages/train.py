@@ -82,6 +82,9 @@ def train_keras(
 ) -> dict[str, Any]:
     """Fit the Keras network ``net`` with early stopping on the validation split; save it.
 
+    ``hp["members"]`` > 1 fits that many networks (seeds ``seed``, ``seed + 1``, ...) and saves
+    the mean of their probabilities as the model; the card's ``history`` has one entry per network.
+
     ``input_options`` as for :func:`train_sklearn_audio` (speaker normalisation of log-mels)."""
     options = dict(input_options or {})
     keras_nets.configure_tensorflow(threads=threads, seed=seed)
@@ -94,12 +97,16 @@ def train_keras(
     y_train = encode(np.asarray(train.column("label").to_pylist()), classes)
     y_val = encode(np.asarray(val.column("label").to_pylist()), classes)
     log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
-    model = keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed)
-    history = keras_nets.fit(model, train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log)
-    n_parameters = int(model.count_params())  # the network's own (the averaging wrapper adds fixed 0/1 remaps)
+    networks, history = [], []
+    for k in range(hp.get("members", 1)):  # an ensemble: networks of seeds seed, seed + 1, ... fitted one after another
+        networks.append(keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed + k))
+        history.append(keras_nets.fit(networks[-1], train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log))
+        log.info("%s %s, seed %d: best epoch %d of %d, %.1f s so far",
+                 modality, net, seed + k, history[-1]["best_epoch"], history[-1]["epochs_run"], time.perf_counter() - start)
+    model = keras_nets.average(networks)
+    n_parameters = int(model.count_params())  # the networks' own (the averaging wrapper adds fixed 0/1 remaps)
     model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
     seconds = time.perf_counter() - start
-    log.info("%s %s: best epoch %d of %d, %.1f s", modality, net, history["best_epoch"], history["epochs_run"], seconds)
     card = _card(
         name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
         n_train=len(train), n_val=len(val), seconds=seconds, threads=threads, history=history,
