@@ -52,13 +52,18 @@ def test_shift_moves_pixels_and_fills_with_the_edge(rows, cols):
     np.testing.assert_array_equal(moved, expected)
 
 
-def test_shift_averaging_is_the_mean_over_the_ten_views():
+@pytest.mark.parametrize(("shift_px", "diagonal", "moves"), [
+    (2, False, [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]),  # the ten crops
+    ([1, 2], True, [(0, 0)] + [(d * r, d * c) for d in (1, 2) for r, c in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]]),
+])
+def test_shift_averaging_is_the_mean_over_the_views(shift_px, diagonal, moves):
     keras_nets.configure_tensorflow(threads=1, seed=0)
     core = keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0)
-    model = keras_nets.with_test_time_averaging(core, flip=True, shift_px=2)
+    assert keras_nets.view_moves(shift_px, diagonal=diagonal) == moves
+    model = keras_nets.with_test_time_averaging(core, flip=True, shift_px=shift_px, diagonal=diagonal)
     x = np.random.default_rng(2).integers(0, 256, (5, 16, 16, 1)).astype(np.uint8)
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
-    views = [padded[:, 2 - r:18 - r, 2 - c:18 - c] for r, c in [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]]
+    views = [padded[:, 2 - r:18 - r, 2 - c:18 - c] for r, c in moves]
     views += [v[:, :, ::-1] for v in views]
     expected = np.mean([core.predict(v, verbose=0) for v in views], axis=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)

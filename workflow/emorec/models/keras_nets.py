@@ -84,15 +84,23 @@ def mirror(x: Any, *, name: str = "mirror") -> Any:
     return _remap(x, axis=2, index=np.arange(width)[::-1], name=name)
 
 
-def shift(x: Any, *, rows: int, cols: int) -> Any:
+def shift(x: Any, *, rows: int, cols: int, name: str = "shift") -> Any:
     """Images ``(h, w, c)`` moved down ``rows`` and right ``cols`` pixels (negative: up, left),
-    the uncovered border filled with the nearest edge pixel, as the training shifts fill it."""
+    the uncovered border filled with the nearest edge pixel, as the training shifts fill it;
+    ``name`` prefixes the layers' names."""
     for axis, by in ((1, rows), (2, cols)):
         if by:
             n = int(x.shape[axis])
-            name = f"shift_{'rc'[axis - 1]}{'m' if by < 0 else 'p'}{abs(by)}"
-            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=name)
+            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=f"{name}_{'rc'[axis - 1]}{'m' if by < 0 else 'p'}{abs(by)}")
     return x
+
+
+def view_moves(shift_px: int | Sequence[int], *, diagonal: bool = False) -> list[tuple[int, int]]:
+    """The (rows, cols) moves of test-time averaging: none, then for each distance in
+    ``shift_px`` up, down, left and right, and with ``diagonal`` the four corners too."""
+    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)] + ([(-1, -1), (-1, 1), (1, -1), (1, 1)] if diagonal else [])
+    distances = [shift_px] if isinstance(shift_px, int) else list(shift_px)
+    return [(0, 0)] + [(d * r, d * c) for d in distances if d for r, c in steps]
 
 
 def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
@@ -142,17 +150,16 @@ def build_face_cnn(
     return keras.Model(inputs, outputs, name="face_cnn")
 
 
-def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int = 0) -> Any:
+def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int | Sequence[int] = 0, diagonal: bool = False) -> Any:
     """``model``'s probabilities averaged over views of each image (test-time averaging): the
-    image itself, moved ``shift_px`` pixels up, down, left and right when ``shift_px`` > 0, and
-    the mirror of each of these when ``flip``. The weights are shared, so the result is the
-    same network served as one model; with a single view it is ``model`` itself."""
+    image itself, moved by each of :func:`view_moves`, and the mirror of each of these when
+    ``flip``. The weights are shared, so the result is the same network served as one model;
+    with a single view it is ``model`` itself."""
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=model.input_shape[1:], name="pixels", dtype=model.inputs[0].dtype)
-    moves = [(0, 0)] + ([(-shift_px, 0), (shift_px, 0), (0, -shift_px), (0, shift_px)] if shift_px else [])
-    views = [shift(inputs, rows=r, cols=c) for r, c in moves]
+    views = [shift(inputs, rows=r, cols=c, name=f"shift_{k}") for k, (r, c) in enumerate(view_moves(shift_px, diagonal=diagonal))]
     if flip:
         views += [mirror(v, name=f"mirror_{k}") for k, v in enumerate(views)]
     if len(views) == 1:

@@ -105,7 +105,8 @@ def train_keras(
                  modality, net, seed + k, history[-1]["best_epoch"], history[-1]["epochs_run"], time.perf_counter() - start)
     model = keras_nets.average(networks)
     n_parameters = int(model.count_params())  # the networks' own (the averaging wrapper adds fixed 0/1 remaps)
-    model = keras_nets.with_test_time_averaging(model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0))
+    model = keras_nets.with_test_time_averaging(
+        model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0), diagonal=hp.get("tta_diagonal", False))
     seconds = time.perf_counter() - start
     card = _card(
         name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
