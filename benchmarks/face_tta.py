@@ -1,11 +1,12 @@
 """What test-time averaging buys a trained face CNN, on FER2013 validation and PrivateTest.
 
-    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--with MODEL_DIR] > benchmarks/face_tta.txt
+    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--diagonal] [--with MODEL_DIR] > benchmarks/face_tta.txt
 
 WORKDIR is a finished real-profile run (``data/models/visual/cnn`` and
 ``data/features/fer2013/faces.parquet``). The saved model's own network (the one inside its
 test-time-averaging wrapper) is scored with no averaging, with the mirror only, and with the
-mirror and each ``--shift``'s pixel moves, in portable mode on 2 threads, with the seconds each took.
+mirror and each ``--shift``'s pixel moves (with several, all of them together too; ``--diagonal``
+adds the same with the corner moves), in portable mode on 2 threads, with the seconds each took.
 ``--with`` adds another trained face model (a folder with ``model.keras`` and ``card.json``): each
 saved model as it is, and the mean of their probabilities, a two-model ensemble.
 """
@@ -23,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--shift", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--diagonal", action="store_true", help="also each shift with the corner moves, and all shifts together")
     parser.add_argument("--with", dest="other", type=Path, help="another trained face model's folder")
     args = parser.parse_args()
     set_pipeline_env(2, determinism="portable")
@@ -38,8 +40,12 @@ def main() -> None:
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
     table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
     variants = {"none": (core, 1), "mirror": (keras_nets.with_test_time_averaging(core, flip=True), 2)}
-    for px in args.shift:
-        variants[f"mirror + {px} px shifts"] = (keras_nets.with_test_time_averaging(core, flip=True, shift_px=px), 10)
+    moves = list(args.shift) + ([args.shift] if len(args.shift) > 1 else [])
+    for diagonal in (False, True) if args.diagonal else (False,):
+        for px in moves:
+            name = f"mirror + {','.join(map(str, np.atleast_1d(px)))} px shifts{' and corners' if diagonal else ''}"
+            views = 2 * len(keras_nets.view_moves(px, diagonal=diagonal))
+            variants[name] = (keras_nets.with_test_time_averaging(core, flip=True, shift_px=px, diagonal=diagonal), views)
     if args.other:
         other = load_model(args.other).estimator
         variants |= {"this model as saved": (trained.estimator, "as saved"), f"{args.other} as saved": (other, "as saved"),
