@@ -8,7 +8,8 @@ test-time-averaging wrapper) is scored with no averaging, with the mirror only, 
 mirror and each ``--shift``'s pixel moves (with several, all of them together too; ``--diagonal``
 adds the same with the corner moves), in portable mode on 2 threads, with the seconds each took.
 ``--with`` adds another trained face model (a folder with ``model.keras`` and ``card.json``): each
-saved model as it is, and the mean of their probabilities, a two-model ensemble.
+saved model as it is, and the mean of their probabilities, a two-model ensemble. A saved
+ensemble (``members`` > 1) also has each of its networks scored alone with the saved averaging.
 """
 
 import argparse
@@ -46,12 +47,19 @@ def main() -> None:
             name = f"mirror + {','.join(map(str, np.atleast_1d(px)))} px shifts{' and corners' if diagonal else ''}"
             views = 2 * len(keras_nets.view_moves(px, diagonal=diagonal))
             variants[name] = (keras_nets.with_test_time_averaging(core, flip=True, shift_px=px, diagonal=diagonal), views)
+    hp = card["hyper_parameters"]
+    networks = [layer for layer in core.layers if layer.name.startswith("face_cnn_")]  # an ensemble's (members > 1)
+    for k, network in enumerate(networks, 1):
+        averaged = keras_nets.with_test_time_averaging(
+            network, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0), diagonal=hp.get("tta_diagonal", False))
+        variants[f"network {k} of {len(networks)} alone, as saved"] = (averaged, "as saved")
     if args.other:
         other = load_model(args.other).estimator
         variants |= {"this model as saved": (trained.estimator, "as saved"), f"{args.other} as saved": (other, "as saved"),
                      "mean of the two as saved": (_Mean(trained.estimator, other), "as saved")}
-    epochs = [s for network in card["history"] for s in network["epoch_seconds"]]
-    print(f"face CNN of {args.workdir}: {len(card['history'])} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
+    history = card["history"] if isinstance(card["history"], list) else [card["history"]]  # one dict before ensembles
+    epochs = [s for network in history for s in network["epoch_seconds"]]
+    print(f"face CNN of {args.workdir}: {len(history)} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
           f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
     print("| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
