@@ -19,6 +19,18 @@ def test_class_weights_average_one_per_sample(mode):
         assert (w * np.bincount(y)).std() == pytest.approx(0, abs=1e-9)  # every class weighs the same
 
 
+def test_face_cnn_takes_one_conv_count_per_block():
+    from keras import layers
+
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    build = lambda counts: keras_nets.build_face_cnn(input_shape=(48, 48, 1), n_classes=7, filters=[4, 8, 16], dense_units=8, dropout=0.1, convs_per_block=counts)
+    convs = lambda model: [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert convs(build([1, 2, 3])) == [4, 8, 8, 16, 16, 16]
+    assert convs(build(2)) == [4, 4, 8, 8, 16, 16]
+    with pytest.raises(ValueError, match="2 counts for 3 blocks"):
+        build([1, 2])
+
+
 def test_flip_averaged_face_model_is_mirror_symmetric_and_loads_without_this_package(tmp_path):
     import subprocess
     import sys

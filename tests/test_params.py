@@ -66,3 +66,13 @@ def test_fused_model_must_be_trained(params):
     params["train"]["audio"]["models"] = ["svm"]
     with pytest.raises(ParamsError, match=r"fusion\.audio_model: 'cnn_lstm' is not trained"):
         validate_params(params)
+
+
+def test_per_block_conv_counts_must_match_the_blocks(params):
+    cnn = params["train"]["visual"]["cnn"]
+    cnn["convs_per_block"] = [1] + [2] * (len(cnn["filters"]) - 1)
+    validate_params(params)
+    cnn["convs_per_block"] = [1, 2]
+    cnn["filters"] = [8, 16, 32]
+    with pytest.raises(ParamsError, match=r"convs_per_block: 2 counts for 3 blocks"):
+        validate_params(params)

@@ -34,8 +34,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -> None:
     """Raise :class:`ParamsError` listing every key of ``config`` that breaks the schema.
 
-    Beyond the schema, checks that held-out actor lists do not overlap and that the fused
-    models are among the trained ones.
+    Beyond the schema, checks that held-out actor lists do not overlap, that a face CNN's
+    per-block convolution counts match its blocks, and that the fused models are among the
+    trained ones.
     """
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
@@ -50,6 +51,10 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
                 problems.append(f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing")
         sex = config["train"]["audio_sex"]
         problems += [f"train.audio_sex.models lists {name!r} but train.audio_sex.{name} (its grid) is missing" for name in sex["models"] if name not in sex]
+        cnn = config["train"]["visual"].get("cnn", {})
+        counts = cnn.get("convs_per_block", 1)
+        if isinstance(counts, list) and len(counts) != len(cnn["filters"]):
+            problems.append(f"train.visual.cnn.convs_per_block: {len(counts)} counts for {len(cnn['filters'])} blocks (filters {cnn['filters']})")
         for modality in ("audio", "visual"):
             chosen, trained = config["fusion"][f"{modality}_model"], config["train"][modality]["models"]
             if chosen not in trained:

@@ -120,10 +120,14 @@ def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
 
 def build_face_cnn(
     *, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float,
-    convs_per_block: int = 1, augment: Mapping[str, Any] | None = None, crop_px: int = 0, seed: int = 0,
+    convs_per_block: int | Sequence[int] = 1, augment: Mapping[str, Any] | None = None, crop_px: int = 0, seed: int = 0,
 ) -> Any:
     """VGG-style blocks (``convs_per_block`` 3x3 convolutions, then max-pooling) from full
     resolution, global average pooling, a dense layer; pixels 0..255 in.
+
+    ``convs_per_block`` is one count for every block or one per block: a block at full
+    resolution costs as much arithmetic per convolution as each later one, so a single
+    convolution there frees time for more epochs.
 
     ``augment`` adds random flips, shifts, rotations and zooms that act during training only.
     ``crop_px`` > 0 cuts that many pixels off every border after them: with shifts, training
@@ -139,8 +143,11 @@ def build_face_cnn(
         x = augmentation(x, augment=augment, seed=seed)
     if crop_px:
         x = layers.Cropping2D(crop_px)(x)
-    for f in filters:
-        for _ in range(convs_per_block - 1):
+    counts = [convs_per_block] * len(filters) if isinstance(convs_per_block, int) else list(convs_per_block)
+    if len(counts) != len(filters):
+        raise ValueError(f"convs_per_block has {len(counts)} counts for {len(filters)} blocks of filters")
+    for f, n in zip(filters, counts):
+        for _ in range(n - 1):
             x = _conv_bn_relu(x, f)
         x = _conv_block(x, f)
     x = layers.GlobalAveragePooling2D()(x)
