@@ -1,12 +1,14 @@
 """What test-time averaging buys a trained face CNN, on FER2013 validation and PrivateTest.
 
-    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--diagonal] [--with MODEL_DIR] > benchmarks/face_tta.txt
+    .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--diagonal] [--crop 0 2] [--with MODEL_DIR] > benchmarks/face_tta.txt
 
 WORKDIR is a finished real-profile run (``data/models/visual/cnn`` and
 ``data/features/fer2013/faces.parquet``). The saved model's own network (the one inside its
 test-time-averaging wrapper) is scored with no averaging, with the mirror only, and with the
 mirror and each ``--shift``'s pixel moves (with several, all of them together too; ``--diagonal``
-adds the same with the corner moves), in portable mode on 2 threads, with the seconds each took.
+adds the same with the corner moves); each ``--crop`` adds those rows for the same weights on
+views that cut that many pixels off each border instead of the trained ``crop_px``
+(:func:`emorec.models.keras_nets.recropped`; 0 is the whole face). All in portable mode on 2 threads, with the seconds each took.
 ``--with`` adds another trained face model (a folder with ``model.keras`` and ``card.json``): each
 saved model as it is, and the mean of their probabilities, a two-model ensemble. A saved
 ensemble (``members`` > 1) also has each of its networks scored alone with the saved averaging.
@@ -26,6 +28,7 @@ def main() -> None:
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--shift", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--diagonal", action="store_true", help="also each shift with the corner moves, and all shifts together")
+    parser.add_argument("--crop", type=int, nargs="*", default=[], help="also the network on views with this border cut off (0: the whole face)")
     parser.add_argument("--with", dest="other", type=Path, help="another trained face model's folder")
     args = parser.parse_args()
     set_pipeline_env(2, determinism="portable")
@@ -40,14 +43,23 @@ def main() -> None:
     card = trained.card
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
     table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
-    variants = {"none": (core, 1), "mirror": (keras_nets.with_test_time_averaging(core, flip=True), 2)}
-    moves = list(args.shift) + ([args.shift] if len(args.shift) > 1 else [])
-    for diagonal in (False, True) if args.diagonal else (False,):
-        for px in moves:
-            name = f"mirror + {','.join(map(str, np.atleast_1d(px)))} px shifts{' and corners' if diagonal else ''}"
-            views = 2 * len(keras_nets.view_moves(px, diagonal=diagonal))
-            variants[name] = (keras_nets.with_test_time_averaging(core, flip=True, shift_px=px, diagonal=diagonal), views)
     hp = card["hyper_parameters"]
+    cores = {"": core}  # the saved network, and with --crop the same weights on views that cut another border off
+    side = int(core.input_shape[1])
+    for px in args.crop:
+        cores[f"{side - 2 * px} x {side - 2 * px} (crop {px}): "] = keras_nets.recropped(
+            core, crop_px=px, train_x=model_input(split_rows(table, "val"), "pixels"), hp=hp)
+    variants = {}
+    moves = list(args.shift) + ([args.shift] if len(args.shift) > 1 else [])
+    for prefix, network in cores.items():
+        if not prefix:
+            variants["none"] = (network, 1)
+        variants[f"{prefix}mirror"] = (keras_nets.with_test_time_averaging(network, flip=True), 2)
+        for diagonal in (False, True) if args.diagonal else (False,):
+            for px in moves:
+                name = f"{prefix}mirror + {','.join(map(str, np.atleast_1d(px)))} px shifts{' and corners' if diagonal else ''}"
+                views = 2 * len(keras_nets.view_moves(px, diagonal=diagonal))
+                variants[name] = (keras_nets.with_test_time_averaging(network, flip=True, shift_px=px, diagonal=diagonal), views)
     networks = [layer for layer in core.layers if layer.name.startswith("face_cnn_")]  # an ensemble's (members > 1)
     for k, network in enumerate(networks, 1):
         averaged = keras_nets.with_test_time_averaging(

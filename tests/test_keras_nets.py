@@ -96,6 +96,21 @@ def test_cropped_face_net_ignores_the_border_at_inference():
     assert np.abs(model.predict(inner, verbose=0) - p).max() > 1e-4
 
 
+def test_recropped_face_net_keeps_its_weights_and_sees_the_border():
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    x = np.random.default_rng(5).integers(0, 256, (4, 16, 16, 1)).astype(np.uint8)
+    hp = {"filters": [4], "dense_units": 4, "dropout": 0.0, "augment": {"shift": 0.1}, "crop_px": 3}
+    model = keras_nets.build_net("cnn", train_x=x, n_classes=3, hp=hp)
+    same, whole = (keras_nets.recropped(model, crop_px=c, train_x=x, hp=hp) for c in (3, 0))
+    for twin in (same, whole):
+        assert all(np.array_equal(a, b) for a, b in zip(twin.get_weights(), model.get_weights(), strict=True))
+    np.testing.assert_array_equal(same.predict(x, verbose=0), model.predict(x, verbose=0))
+    border = x.copy()
+    border[:, :3] = 255 - border[:, :3]
+    np.testing.assert_array_equal(model.predict(border, verbose=0), model.predict(x, verbose=0))
+    assert np.abs(whole.predict(border, verbose=0) - whole.predict(x, verbose=0)).max() > 1e-4
+
+
 def test_ensemble_is_the_mean_of_its_networks_and_saves_as_one_model(tmp_path):
     import keras
 

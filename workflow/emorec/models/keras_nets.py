@@ -157,6 +157,16 @@ def build_face_cnn(
     return keras.Model(inputs, outputs, name="face_cnn")
 
 
+def recropped(network: Any, *, crop_px: int, train_x: np.ndarray, hp: Mapping[str, Any], seed: int = 0) -> Any:
+    """The face CNN ``network`` (built by :func:`build_net` from ``hp``) with its trained
+    weights, cutting ``crop_px`` off each border instead of ``hp["crop_px"]`` (global pooling
+    takes any size): how a net trained on random crops does on more of the face
+    (``benchmarks/face_tta.py --crop``)."""
+    twin = build_net("cnn", train_x=train_x, n_classes=int(network.output_shape[-1]), hp={**hp, "crop_px": crop_px}, seed=seed)
+    twin.set_weights(network.get_weights())
+    return twin
+
+
 def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int | Sequence[int] = 0, diagonal: bool = False) -> Any:
     """``model``'s probabilities averaged over views of each image (test-time averaging): the
     image itself, moved by each of :func:`view_moves`, and the mirror of each of these when
