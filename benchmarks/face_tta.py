@@ -8,7 +8,8 @@ test-time-averaging wrapper) is scored with no averaging, with the mirror only, 
 mirror and each ``--shift``'s pixel moves (with several, all of them together too; ``--diagonal``
 adds the same with the corner moves); each ``--crop`` adds those rows for the same weights on
 views that cut that many pixels off each border instead of the trained ``crop_px``
-(:func:`emorec.models.keras_nets.recropped`; 0 is the whole face). All in portable mode on 2 threads, with the seconds each took.
+(:func:`emorec.models.keras_nets.recropped`; 0 is the whole face). All in portable mode on 2
+threads, with the seconds each took.
 ``--with`` adds another trained face model (a folder with ``model.keras`` and ``card.json``): each
 saved model as it is, and the mean of their probabilities, a two-model ensemble. A saved
 ensemble (``members`` > 1) also has each of its networks scored alone with the saved averaging.
@@ -47,8 +48,7 @@ def main() -> None:
     cores = {"": core}  # the saved network, and with --crop the same weights on views that cut another border off
     side = int(core.input_shape[1])
     for px in args.crop:
-        cores[f"{side - 2 * px} x {side - 2 * px} (crop {px}): "] = keras_nets.recropped(
-            core, crop_px=px, train_x=model_input(split_rows(table, "val"), "pixels"), hp=hp)
+        cores[f"{side - 2 * px} x {side - 2 * px} (crop {px}): "] = keras_nets.recropped(core, crop_px=px, hp=hp)
     variants = {}
     moves = list(args.shift) + ([args.shift] if len(args.shift) > 1 else [])
     for prefix, network in cores.items():

@@ -101,7 +101,7 @@ def test_recropped_face_net_keeps_its_weights_and_sees_the_border():
     x = np.random.default_rng(5).integers(0, 256, (4, 16, 16, 1)).astype(np.uint8)
     hp = {"filters": [4], "dense_units": 4, "dropout": 0.0, "augment": {"shift": 0.1}, "crop_px": 3}
     model = keras_nets.build_net("cnn", train_x=x, n_classes=3, hp=hp)
-    same, whole = (keras_nets.recropped(model, crop_px=c, train_x=x, hp=hp) for c in (3, 0))
+    same, whole = (keras_nets.recropped(model, crop_px=c, hp=hp) for c in (3, 0))
     for twin in (same, whole):
         assert all(np.array_equal(a, b) for a, b in zip(twin.get_weights(), model.get_weights(), strict=True))
     np.testing.assert_array_equal(same.predict(x, verbose=0), model.predict(x, verbose=0))

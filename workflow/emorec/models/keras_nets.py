@@ -157,12 +157,13 @@ def build_face_cnn(
     return keras.Model(inputs, outputs, name="face_cnn")
 
 
-def recropped(network: Any, *, crop_px: int, train_x: np.ndarray, hp: Mapping[str, Any], seed: int = 0) -> Any:
+def recropped(network: Any, *, crop_px: int, hp: Mapping[str, Any], seed: int = 0) -> Any:
     """The face CNN ``network`` (built by :func:`build_net` from ``hp``) with its trained
     weights, cutting ``crop_px`` off each border instead of ``hp["crop_px"]`` (global pooling
     takes any size): how a net trained on random crops does on more of the face
     (``benchmarks/face_tta.py --crop``)."""
-    twin = build_net("cnn", train_x=train_x, n_classes=int(network.output_shape[-1]), hp={**hp, "crop_px": crop_px}, seed=seed)
+    like = np.zeros((1, *network.input_shape[1:]), dtype=np.uint8)  # only its shape is read
+    twin = build_net("cnn", train_x=like, n_classes=int(network.output_shape[-1]), hp={**hp, "crop_px": crop_px}, seed=seed)
     twin.set_weights(network.get_weights())
     return twin
 
