@@ -2,6 +2,7 @@
 ``determinism: portable`` costs against ``fast``, in one run.
 
     .venv/bin/python benchmarks/determinism.py > benchmarks/determinism.txt
+    .venv/bin/python benchmarks/determinism.py --cpu-models > benchmarks/determinism_cpu_models.txt
 
 1. The tiny demo DAG (tests/config/tiny.yaml) runs in a fresh folder under each setting:
    ``portable`` and ``fast``, each with the defaults and with an emulated older CPU (oneDNN
@@ -10,10 +11,15 @@
    it wrote against the first run (``portable``, defaults): audio features (the numbers, not
    the file), each model's predicted probabilities, fusion, and ``metrics.json`` bytes.
 2. Cost: wall time of each DAG run, and one training epoch of the real-data face CNN
-   (``config/real.yaml``; 4,096 FER2013 faces when ../shared/data is there, else demo faces)
-   in each mode.
+   (``config/real.yaml``, 4,096 random faces) in each mode.
+3. ``--cpu-models``: other x86-64 CPUs, run rather than emulated by variables. One training
+   step of the real-data face CNN (64 random faces, portable mode) natively and under QEMU's
+   user-mode emulation of other CPU models (``qemu-x86_64 -cpu``, Debian's ``qemu-user``):
+   each reports its own vendor, family and cache sizes to the CPUID instruction, which the
+   libraries read to pick kernels and size their blocks. QEMU runs AVX2 and FMA but not
+   AVX-512, so AVX-512 hardware itself is not covered. Each row shows what CPUID said there.
 
-Nothing is asserted: the committed output is the record; tests/test_determinism.py checks
+Nothing is asserted: the committed output is the record; tests/test_workflow.py checks
 the portable guarantee on every CI run.
 """
 
@@ -70,27 +76,95 @@ def run_dag(mode: str, extra: dict[str, str]) -> tuple[float, dict[str, str]]:
 
 
 EPOCH = """
-import sys, time, numpy as np, yaml
+import hashlib, sys, time, numpy as np, yaml
 sys.path.insert(0, {workflow!r})
 from emorec.runner import set_pipeline_env
 set_pipeline_env(2, determinism={mode!r})
 from emorec.models import keras_nets
 keras_nets.configure_tensorflow(threads=2, seed=0)
 hp = yaml.safe_load(open({real!r}))["train"]["visual"]["cnn"]
-x = np.random.default_rng(0).integers(0, 256, (4096, 48, 48, 1)).astype(np.uint8)
-y = np.random.default_rng(1).integers(0, 7, 4096)
+x = np.random.default_rng(0).integers(0, 256, ({faces}, 48, 48, 1)).astype(np.uint8)
+y = np.random.default_rng(1).integers(0, 7, {faces})
 model = keras_nets.build_net("cnn", train_x=x, n_classes=7, hp=hp, seed=0)
 hp = {{**hp, "max_epochs": 1}}
 start = time.perf_counter()
-keras_nets.fit(model, train=(x, y), val=(x[:256], y[:256]), hp=hp)
-print(time.perf_counter() - start)
+history = keras_nets.fit(model, train=(x, y), val=(x[:256], y[:256]), hp=hp)
+seconds = time.perf_counter() - start
+weights = np.concatenate([w.ravel() for w in model.get_weights()])
+print(seconds, repr(history["loss"][0]), hashlib.sha256(weights.tobytes()).hexdigest()[:12])
 """
 
 
-def epoch_seconds(mode: str) -> float:
-    code = EPOCH.format(workflow=str(REPO / "workflow"), mode=mode, real=str(REPO / "config" / "real.yaml"))
-    out = subprocess.run([sys.executable, "-c", code], check=True, env=env_with({}), capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+def face_epoch(mode: str, *, faces: int, prefix: list[str] | None = None) -> tuple[float, str, str]:
+    """One epoch of the real-data face CNN on ``faces`` random faces, run as ``prefix`` + python
+    (an emulator): seconds, the training loss and a digest of the trained weights."""
+    code = EPOCH.format(workflow=str(REPO / "workflow"), mode=mode, real=str(REPO / "config" / "real.yaml"), faces=faces)
+    out = subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, env=env_with({}), capture_output=True, text=True)
+    seconds, loss, weights = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), loss, weights
+
+
+#: x86-64 machine code of ``void cpuid(uint32 leaf, uint32 subleaf, uint32 out[4])`` (System V ABI).
+CPUID_CODE = bytes.fromhex("53" "89f8" "89f1" "4989d0" "0fa2" "418900" "41895804" "41894808" "4189500c" "5b" "c3")
+
+CPU_PROBE = """
+import ctypes, mmap
+page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+page.write({code!r})
+call = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p)(ctypes.addressof(ctypes.c_char.from_buffer(page)))
+def cpuid(leaf, sub=0):
+    out = (ctypes.c_uint32 * 4)()
+    call(leaf, sub, ctypes.addressof(out))
+    return list(out)
+_, b, c, d = cpuid(0)
+vendor = b"".join(v.to_bytes(4, "little") for v in (b, d, c)).decode()
+a = cpuid(1)[0]
+family, model = ((a >> 8) & 15) + ((a >> 20) & 255), ((a >> 4) & 15) | ((a >> 12) & 240)
+if vendor == "AuthenticAMD":  # AMD: L1d in 0x80000005, L2 in 0x80000006
+    l1, l2 = cpuid(0x80000005)[2] >> 24, cpuid(0x80000006)[2] >> 16
+else:  # Intel: the deterministic cache parameters of leaf 4
+    sizes = {{}}
+    for i in range(8):
+        a, b, c, _ = cpuid(4, i)
+        if a & 31 == 0:
+            break
+        if a & 31 != 2:  # data or unified, not instruction
+            sizes.setdefault((a >> 5) & 7, (((b >> 22) & 1023) + 1) * (((b >> 12) & 1023) + 1) * ((b & 4095) + 1) * (c + 1) // 1024)
+    l1, l2 = sizes.get(1), sizes.get(2)
+print(f"{{vendor}} family {{family}} model {{model}}, L1d {{l1}} KiB, L2 {{l2}} KiB")
+"""
+
+
+def cpu_description(prefix: list[str] | None = None) -> str:
+    """What the CPUID instruction reports (vendor, family, model, L1d and L2 sizes), natively
+    or under ``prefix`` (an emulator): what the libraries see when they pick and size kernels."""
+    code = CPU_PROBE.format(code=CPUID_CODE)
+    return subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+
+
+#: QEMU CPU models: AMD and Intel, L1d 32 or 64 KiB, L2 from 512 KiB to 4 MiB, one whose
+#: CPUID lists AVX-512 (which QEMU then leaves out, as it cannot run it).
+QEMU_MODELS = ["EPYC-Rome", "EPYC-Rome,legacy-cache=on", "Haswell-v4", "Cascadelake-Server-v5"]
+
+
+def cpu_models() -> None:
+    """Print one face-CNN training step's loss and weights natively and under each QEMU model."""
+    import shutil
+
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        sys.exit("--cpu-models needs qemu-x86_64 (Debian: apt-get install qemu-user)")
+    faces = 64
+    print(f"One epoch of the real-data face CNN (config/real.yaml) on {faces} random faces, determinism=portable, 2 threads;")
+    print("natively, then under QEMU user-mode emulation of other CPU models (qemu-x86_64 -cpu MODEL)\n")
+    print("| CPU | what CPUID reports | training loss | weights (sha256) | same as native | s |")
+    print("|---|---|---|---|---|---:|")
+    native = None
+    for model in [None, *QEMU_MODELS]:
+        prefix = None if model is None else [qemu, "-cpu", model]
+        seconds, loss, weights = face_epoch("portable", faces=faces, prefix=prefix)
+        native = native or weights
+        print(f"| {model or 'native'} | {cpu_description(prefix)} | {loss} | {weights} | {'yes' if weights == native else 'NO'} | {seconds:.0f} |", flush=True)
 
 
 def main() -> None:
@@ -115,11 +189,11 @@ def main() -> None:
 
     table("Tiny demo DAG against determinism=portable with this machine's defaults: another CPU, emulated, changes nothing in portable mode", results[0][3], results)
     table("Which stage each knob moves on its own, against determinism=fast with this machine's defaults", results[2][3], results[2:])
-    portable, fast = epoch_seconds("portable"), epoch_seconds("fast")
+    portable, fast = face_epoch("portable", faces=4096)[0], face_epoch("fast", faces=4096)[0]
     print(f"\nOne epoch of the real-data face CNN (config/real.yaml, 4,096 faces, 2 threads): portable {portable:.1f} s, fast {fast:.1f} s: portable costs {portable / fast:.2f}x")
     dag_portable, dag_fast = results[0][2], results[2][2]
     print(f"Tiny demo DAG wall time: portable {dag_portable:.1f} s, fast {dag_fast:.1f} s ({dag_portable / dag_fast:.2f}x)")
 
 
 if __name__ == "__main__":
-    main()
+    cpu_models() if sys.argv[1:] == ["--cpu-models"] else main()
