@@ -3,8 +3,7 @@
 Both are self-contained for serving: input scaling lives inside the model (a ``Normalization``
 layer adapted on the training split, or a ``Rescaling`` of pixels), and the output is a
 softmax over the model's classes. Training is deterministic for a seed and thread count:
-:func:`configure_tensorflow` must run before any TensorFlow op; it also makes batch
-normalisation and softmax round the same on every x86-64 CPU (:func:`exact_rounding`).
+:func:`configure_tensorflow` must run before any TensorFlow op.
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,8 +15,7 @@ NETS = ("cnn_lstm", "cnn")
 
 
 def configure_tensorflow(*, threads: int, seed: int) -> None:
-    """Fix TF intra/inter-op threads, seed Python/NumPy/TF, make TF ops deterministic and
-    their rounding the same on every CPU (:func:`exact_rounding`)."""
+    """Fix TF intra/inter-op threads, seed Python/NumPy/TF, and make TF ops deterministic."""
     import keras
     import tensorflow as tf
 
@@ -25,41 +23,6 @@ def configure_tensorflow(*, threads: int, seed: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    exact_rounding()
-
-
-def exact_rounding() -> None:
-    """Make Keras' batch normalisation and softmax use only correctly rounded operations, so
-    that they give the same bits on Intel and AMD CPUs (for this whole process).
-
-    TensorFlow's ``rsqrt`` (in batch normalisation) and the reciprocal in its softmax kernel
-    start from the CPU's approximate RSQRTPS / RCPPS instructions, which the x86 manuals only
-    bound to 1.5 x 2^-12 relative error: each vendor approximates differently, so the same
-    network predicts a few last bits apart on the two and a long training run drifts apart.
-    ``1 / sqrt(v)`` and ``exp(x - max) / sum`` use square root and division, which every
-    x86-64 CPU rounds exactly (``benchmarks/determinism.py --cpu-models``)."""
-    import tensorflow as tf
-    from keras.src.backend.tensorflow import nn
-
-    def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None, scale: Any = None, epsilon: float = 1e-3) -> Any:
-        if axis != -1:  # per-channel vectors shaped to broadcast along ``axis``, as Keras does
-            shape = [1] * len(x.shape)
-            shape[axis] = mean.shape[0]
-            mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
-            offset = None if offset is None else tf.reshape(offset, shape)
-            scale = None if scale is None else tf.reshape(scale, shape)
-        inv = 1.0 / tf.sqrt(variance + epsilon)
-        if scale is not None:
-            inv *= scale
-        return x * tf.cast(inv, x.dtype) + tf.cast(offset - mean * inv if offset is not None else -mean * inv, x.dtype)
-
-    def softmax(x: Any, axis: int | None = -1) -> Any:
-        exp = tf.exp(x - tf.reduce_max(x, axis=axis, keepdims=True))
-        output = exp / tf.reduce_sum(exp, axis=axis, keepdims=True)
-        output._keras_logits = x  # as Keras' own: the cross-entropy then works from the logits
-        return output
-
-    nn.batch_normalization, nn.softmax = batch_normalization, softmax
 
 
 def _conv_bn_relu(x: Any, filters: int) -> Any:

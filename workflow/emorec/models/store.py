@@ -77,9 +77,6 @@ def load_model(directory: str | Path) -> TrainedModel:
     if card["framework"] == "keras":
         import keras
 
-        from emorec.models.keras_nets import exact_rounding
-
-        exact_rounding()  # predictions round as in training, on every CPU
         return TrainedModel("keras", keras.saving.load_model(path), card)
     import skops.io
 
