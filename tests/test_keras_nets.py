@@ -150,3 +150,55 @@ def test_either_optimizer_learns_a_separable_face_task(name):
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="unknown optimizer 'adam'"):
         keras_nets.optimizer("adam", learning_rate=0.1, weight_decay=0.0)
+
+
+def test_batch_normalisation_and_softmax_round_exactly_as_ieee_division_and_square_root():
+    """The CPU's approximate RSQRTPS / RCPPS must not decide a bit: batch normalisation scales by
+    the correctly rounded 1 / sqrt(variance + epsilon), softmax divides by the exact sum
+    (TensorFlow's own kernels miss both on a large share of values, and differ by CPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras_nets.exact_rounding()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4, 4, 256)).astype(np.float32)
+    variance = rng.uniform(0.01, 10.0, 256).astype(np.float32)
+    norm = keras.layers.BatchNormalization(epsilon=1e-3)
+    norm.build(x.shape)
+    norm.moving_variance.assign(variance)  # mean 0, scale 1, offset 0: the output is x * inv
+    inv = np.float32(1.0) / np.sqrt(variance + np.float32(1e-3))
+    np.testing.assert_array_equal(norm(x, training=False).numpy(), x * inv)
+
+    logits = rng.standard_normal((4096, 2)).astype(np.float32) * 4
+    exp = tf.exp(logits - logits.max(axis=1, keepdims=True)).numpy()
+    probabilities = keras.layers.Activation("softmax")(logits).numpy()
+    np.testing.assert_array_equal(probabilities, exp / (exp[:, :1] + exp[:, 1:]))
+
+
+CONFIGURED = """
+import sys
+sys.path.insert(0, {workflow!r})
+from emorec.models import keras_nets
+import tensorflow as tf
+keras_nets.configure_tensorflow(threads=2, seed=0)
+options = tf.config.optimizer.get_experimental_options()
+print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(),
+      options.get("arithmetic_optimization", True), options.get("constant_folding", True))
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("portable", "1 2 False False"), ("fast", "2 2 True True"), (None, "1 2 False False")])
+def test_portable_mode_runs_one_thread_per_op_without_the_rewrites_that_bring_the_cpu_in(mode, expected):
+    """Portable: one thread inside each op (Eigen splits products by the CPU's cache sizes) and
+    ``threads`` across ops; no Grappler rewrites into rsqrt / reciprocal. Unset means portable."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from emorec.runner import DETERMINISM_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != DETERMINISM_ENV} | ({DETERMINISM_ENV: mode} if mode else {}) | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = CONFIGURED.format(workflow=str(Path(keras_nets.__file__).parents[2]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[-2] == expected

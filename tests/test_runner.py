@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from emorec.runner import PORTABLE_ENV, set_pipeline_env
+from emorec.runner import DETERMINISM_ENV, PORTABLE_ENV, set_pipeline_env
 
 EMULATED = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "NPY_DISABLE_CPU_FEATURES": "", "OPENBLAS_CORETYPE": "SkylakeX"}
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for key in [*PORTABLE_ENV, "OMP_NUM_THREADS"]:
+    for key in [*PORTABLE_ENV, "OMP_NUM_THREADS", DETERMINISM_ENV]:
         monkeypatch.delenv(key, raising=False)
     return monkeypatch
 
@@ -24,6 +24,7 @@ def test_portable_pins_every_kernel_choice_over_the_users_own(clean_env):
     set_pipeline_env(2, determinism="portable")
     assert {k: os.environ[k] for k in PORTABLE_ENV} == PORTABLE_ENV
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2" and os.environ["OMP_NUM_THREADS"] == "2"
+    assert os.environ[DETERMINISM_ENV] == "portable"  # read by the Keras jobs
 
 
 def test_fast_leaves_kernel_choices_to_the_libraries_and_the_user(clean_env):
@@ -31,6 +32,7 @@ def test_fast_leaves_kernel_choices_to_the_libraries_and_the_user(clean_env):
     set_pipeline_env(determinism="fast")
     assert os.environ["OPENBLAS_CORETYPE"] == "SkylakeX"
     assert "ONEDNN_MAX_CPU_ISA" not in os.environ and "NPY_DISABLE_CPU_FEATURES" not in os.environ
+    assert os.environ[DETERMINISM_ENV] == "fast"
 
 
 def test_unknown_mode_fails_clearly():

@@ -34,6 +34,9 @@ PORTABLE_ENV = {
     "PYTHONHASHSEED": "0",
 }
 DETERMINISM = ("portable", "fast")
+#: Where :func:`set_pipeline_env` leaves the mode for code that reads it at run time
+#: (:func:`emorec.models.keras_nets.configure_tensorflow`); unset means ``portable``.
+DETERMINISM_ENV = "EMOREC_DETERMINISM"
 
 
 def set_pipeline_env(threads: int | None = None, *, determinism: str | None = None) -> None:
@@ -44,6 +47,8 @@ def set_pipeline_env(threads: int | None = None, *, determinism: str | None = No
         os.environ.setdefault(key, value)
     if determinism is not None and determinism not in DETERMINISM:
         raise ValueError(f"determinism must be one of {', '.join(DETERMINISM)}, got {determinism!r}")
+    if determinism is not None:
+        os.environ[DETERMINISM_ENV] = determinism
     if determinism == "portable":
         os.environ.update(PORTABLE_ENV)
     if threads is not None:

@@ -3,26 +3,99 @@
 Both are self-contained for serving: input scaling lives inside the model (a ``Normalization``
 layer adapted on the training split, or a ``Rescaling`` of pixels), and the output is a
 softmax over the model's classes. Training is deterministic for a seed and thread count:
-:func:`configure_tensorflow` must run before any TensorFlow op.
+:func:`configure_tensorflow` must run before any TensorFlow op. With ``determinism: portable``
+(the default) it also makes the bits the same on every x86-64 CPU (:func:`cpu_independent`).
 """
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from emorec.runner import DETERMINISM_ENV
+
 NETS = ("cnn_lstm", "cnn")
 
 
+def portable() -> bool:
+    """Whether the pipeline runs with ``determinism: portable`` (also when nothing set it)."""
+    return os.environ.get(DETERMINISM_ENV, "portable") == "portable"
+
+
 def configure_tensorflow(*, threads: int, seed: int) -> None:
-    """Fix TF intra/inter-op threads, seed Python/NumPy/TF, and make TF ops deterministic."""
+    """Seed Python/NumPy/TF, make TF ops deterministic and give TF ``threads`` threads: all of
+    them inside each op, or in portable mode one inside each op and ``threads`` for running
+    independent ops side by side (:func:`cpu_independent`)."""
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_intra_op_parallelism_threads(1 if portable() else threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    if portable():
+        cpu_independent()
+
+
+def cpu_independent() -> None:
+    """Take the CPU out of TensorFlow's numbers, for this process (portable mode).
+
+    Three things made one training step of the face CNN give other bits on another CPU, each
+    found under QEMU's emulation of other CPU models (``benchmarks/determinism.py --cpu-models``):
+
+    - Eigen splits a matrix product among the threads of one op by the cache sizes the CPU
+      reports, which changes the order of its sums: one thread per op (set where TF is
+      configured; independent ops still run side by side, on ``threads`` inter-op threads);
+    - Grappler's arithmetic optimiser and constant folding rewrite square roots and divisions
+      into ``rsqrt`` and reciprocals: both off;
+    - ``rsqrt`` and reciprocal start from RSQRTPS / RCPPS, whose exact results each CPU chooses:
+      batch normalisation and softmax without them (:func:`exact_rounding`).
+
+    If TensorFlow already runs with more than one thread per op, it cannot be changed any more
+    and is left as it is."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:  # TF already initialised with another count
+        pass
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False, "constant_folding": False})
+    exact_rounding()
+
+
+def exact_rounding() -> None:
+    """Make Keras' batch normalisation and softmax use only correctly rounded operations, so
+    that they give the same bits on every x86-64 CPU (for this whole process).
+
+    TensorFlow's ``rsqrt`` (in batch normalisation) and the reciprocal in its softmax kernel
+    start from the CPU's approximate RSQRTPS / RCPPS instructions, which the x86 manuals only
+    bound to 1.5 x 2^-12 relative error: each vendor approximates differently, so the same
+    network predicts a few last bits apart on two CPUs and a long training run drifts apart.
+    ``1 / sqrt(v)`` and ``exp(x - max) / sum`` use square root and division, which every
+    x86-64 CPU rounds exactly."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import nn
+
+    def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None, scale: Any = None, epsilon: float = 1e-3) -> Any:
+        if axis != -1:  # per-channel vectors shaped to broadcast along ``axis``, as Keras does
+            shape = [1] * len(x.shape)
+            shape[axis] = mean.shape[0]
+            mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
+            offset = None if offset is None else tf.reshape(offset, shape)
+            scale = None if scale is None else tf.reshape(scale, shape)
+        inv = 1.0 / tf.sqrt(variance + epsilon)
+        if scale is not None:
+            inv *= scale
+        return x * tf.cast(inv, x.dtype) + tf.cast(offset - mean * inv if offset is not None else -mean * inv, x.dtype)
+
+    def softmax(x: Any, axis: int | None = -1) -> Any:
+        exp = tf.exp(x - tf.reduce_max(x, axis=axis, keepdims=True))
+        output = exp / tf.reduce_sum(exp, axis=axis, keepdims=True)
+        output._keras_logits = x  # as Keras' own: the cross-entropy then works from the logits
+        return output
+
+    nn.batch_normalization, nn.softmax = batch_normalization, softmax
 
 
 def _conv_bn_relu(x: Any, filters: int) -> Any:

@@ -77,6 +77,10 @@ def load_model(directory: str | Path) -> TrainedModel:
     if card["framework"] == "keras":
         import keras
 
+        from emorec.models import keras_nets
+
+        if keras_nets.portable():
+            keras_nets.cpu_independent()  # predictions with the same bits on every CPU
         return TrainedModel("keras", keras.saving.load_model(path), card)
     import skops.io
 
