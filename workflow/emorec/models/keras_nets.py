@@ -52,14 +52,18 @@ def cpu_independent() -> None:
     - ``rsqrt`` and reciprocal start from RSQRTPS / RCPPS, whose exact results each CPU chooses:
       batch normalisation and softmax without them (:func:`exact_rounding`).
 
-    If TensorFlow already runs with more than one thread per op, it cannot be changed any more
-    and is left as it is."""
+    If TensorFlow already runs with more than one thread per op, that can no longer change:
+    it says so in a warning, and the other two still apply."""
+    import logging
+
     import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
     except RuntimeError:  # TF already initialised with another count
-        pass
+        logging.getLogger("emorec").warning(
+            "TensorFlow already runs %d threads per op: results may differ between CPUs in their last bits",
+            tf.config.threading.get_intra_op_parallelism_threads())
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False, "constant_folding": False})
     exact_rounding()
 
