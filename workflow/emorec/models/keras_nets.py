@@ -30,12 +30,13 @@ def configure_tensorflow(*, threads: int, seed: int) -> None:
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1 if portable() else threads)
+    if portable():
+        cpu_independent()  # sets one thread inside each op
+    else:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    if portable():
-        cpu_independent()
 
 
 def cpu_independent() -> None:
@@ -45,8 +46,8 @@ def cpu_independent() -> None:
     found under QEMU's emulation of other CPU models (``benchmarks/determinism.py --cpu-models``):
 
     - Eigen splits a matrix product among the threads of one op by the cache sizes the CPU
-      reports, which changes the order of its sums: one thread per op (set where TF is
-      configured; independent ops still run side by side, on ``threads`` inter-op threads);
+      reports, which changes the order of its sums: one thread per op (independent ops still
+      run side by side, on the inter-op threads :func:`configure_tensorflow` sets);
     - Grappler's arithmetic optimiser and constant folding rewrite square roots and divisions
       into ``rsqrt`` and reciprocals: both off;
     - ``rsqrt`` and reciprocal start from RSQRTPS / RCPPS, whose exact results each CPU chooses:
