@@ -18,6 +18,8 @@
    each reports its own vendor, family and cache sizes to the CPUID instruction, which the
    libraries read to pick kernels and size their blocks. QEMU runs AVX2 and FMA but not
    AVX-512, so AVX-512 hardware itself is not covered. Each row shows what CPUID said there.
+   Controls run portable mode without pinning Eigen's cache sizes, and with TensorFlow's
+   oneDNN operations on (:data:`CONTROLS`).
 
 Nothing is asserted: the committed output is the record; tests/test_workflow.py checks
 the portable guarantee on every CI run.
@@ -80,7 +82,8 @@ import hashlib, sys, time, numpy as np, yaml
 sys.path.insert(0, {workflow!r})
 from emorec.runner import set_pipeline_env
 set_pipeline_env(2, determinism={mode!r})
-from emorec.models import keras_nets
+from emorec.models import eigen_caches, keras_nets
+{control}
 keras_nets.configure_tensorflow(threads=2, seed=0)
 hp = yaml.safe_load(open({real!r}))["train"]["visual"]["cnn"]
 x = np.random.default_rng(0).integers(0, 256, ({faces}, 48, 48, 1)).astype(np.uint8)
@@ -97,8 +100,10 @@ print(seconds, repr(history["loss"][0]), hashlib.sha256(weights.tobytes()).hexdi
 
 def face_epoch(mode: str, *, faces: int, prefix: list[str] | None = None) -> tuple[float, str, str]:
     """One epoch of the real-data face CNN on ``faces`` random faces, run as ``prefix`` + python
-    (an emulator): seconds, the training loss and a digest of the trained weights."""
-    code = EPOCH.format(workflow=str(REPO / "workflow"), mode=mode, real=str(REPO / "config" / "real.yaml"), faces=faces)
+    (an emulator): seconds, the training loss and a digest of the trained weights. ``mode`` is
+    a determinism mode or one of :data:`CONTROLS`."""
+    code = EPOCH.format(workflow=str(REPO / "workflow"), mode="portable" if mode in CONTROLS else mode, control=CONTROLS.get(mode, ""),
+                        real=str(REPO / "config" / "real.yaml"), faces=faces)
     out = subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, env=env_with({}), capture_output=True, text=True)
     seconds, loss, weights = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), loss, weights
@@ -120,8 +125,8 @@ _, b, c, d = cpuid(0)
 vendor = b"".join(v.to_bytes(4, "little") for v in (b, d, c)).decode()
 a = cpuid(1)[0]
 family, model = ((a >> 8) & 15) + ((a >> 20) & 255), ((a >> 4) & 15) | ((a >> 12) & 240)
-if vendor == "AuthenticAMD":  # AMD: L1d in 0x80000005, L2 in 0x80000006
-    l1, l2 = cpuid(0x80000005)[2] >> 24, cpuid(0x80000006)[2] >> 16
+if vendor == "AuthenticAMD":  # AMD: L1d in 0x80000005, L2 and L3 (in 512 KiB) in 0x80000006
+    l1, l2, l3 = cpuid(0x80000005)[2] >> 24, cpuid(0x80000006)[2] >> 16, (cpuid(0x80000006)[3] >> 18) * 512
 else:  # Intel: the deterministic cache parameters of leaf 4
     sizes = {{}}
     for i in range(8):
@@ -130,19 +135,26 @@ else:  # Intel: the deterministic cache parameters of leaf 4
             break
         if a & 31 != 2:  # data or unified, not instruction
             sizes.setdefault((a >> 5) & 7, (((b >> 22) & 1023) + 1) * (((b >> 12) & 1023) + 1) * ((b & 4095) + 1) * (c + 1) // 1024)
-    l1, l2 = sizes.get(1), sizes.get(2)
-print(f"{{vendor}} family {{family}} model {{model}}, L1d {{l1}} KiB, L2 {{l2}} KiB")
+    l1, l2, l3 = sizes.get(1), sizes.get(2), sizes.get(3) or 0
+print(f"{{vendor}} family {{family}} model {{model}}, L1d {{l1}} KiB, L2 {{l2}} KiB, L3 {{l3 // 1024}} MiB")
 """
 
 
 def cpu_description(prefix: list[str] | None = None) -> str:
-    """What the CPUID instruction reports (vendor, family, model, L1d and L2 sizes), natively
+    """What the CPUID instruction reports (vendor, family, model, L1d, L2 and L3 sizes), natively
     or under ``prefix`` (an emulator): what the libraries see when they pick and size kernels."""
     code = CPU_PROBE.format(code=CPUID_CODE)
     return subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
-#: QEMU CPU models: an AMD and an Intel one (L1d 32 KiB; L2 512 KiB and 4 MiB).
+#: Controls of ``--cpu-models``: portable mode less one of its parts, as code run before TensorFlow loads.
+CONTROLS = {
+    # Eigen plans its products by the cache sizes the CPU reports
+    "portable, CPU's caches": "eigen_caches.pin = lambda sizes=None: True",
+    # what TensorFlow does by itself on CPUs with VNNI or AMX: oneDNN's own convolutions
+    "portable, oneDNN ops on": "import os; os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1'",
+}
+#: QEMU CPU models: an AMD and an Intel one (L1d 32 KiB; L2 512 KiB and 4 MiB; L3 16 MiB).
 QEMU_MODELS = ["EPYC-Rome", "Haswell-v4"]
 
 
@@ -160,14 +172,18 @@ def cpu_models() -> None:
     print("natively and under QEMU user-mode emulation of other CPU models (qemu-x86_64 -cpu MODEL)\n")
     print("| determinism | CPU | what CPUID reports | training loss | weights (sha256) | same as native |")
     print("|---|---|---|---|---|---|")
-    runs = [(mode, model) for mode in ("portable", "fast") for model in [None, *QEMU_MODELS]]
+    runs = [(mode, model) for mode in ("portable", "portable, CPU's caches", "fast") for model in [None, *QEMU_MODELS]]
     prefix = lambda model: None if model is None else [qemu, "-cpu", model]
     with ThreadPoolExecutor(2) as pool:
         steps = list(pool.map(lambda run: face_epoch(run[0], faces=faces, prefix=prefix(run[1])), runs))
         cpus = list(pool.map(lambda model: cpu_description(prefix(model)), [None, *QEMU_MODELS]))
-    for (mode, model), (_, loss, weights), cpu in zip(runs, steps, cpus * 2):
+    for (mode, model), (_, loss, weights), cpu in zip(runs, steps, cpus * 3):
         native = steps[runs.index((mode, None))][2]
         print(f"| {mode} | {model or 'native'} | {cpu} | {loss} | {weights} | {'yes' if weights == native else 'NO'} |", flush=True)
+    _, loss, weights = face_epoch("portable, oneDNN ops on", faces=faces)
+    same = "the same as" if weights == steps[0][2] else "NOT the same as"
+    print(f"\nNatively with TensorFlow's oneDNN operations on, as TensorFlow sets itself on CPUs with VNNI or AMX instructions unless"
+          f" portable mode turns them off: loss {loss}, weights {weights}, {same} portable mode's")
     seconds: dict[str, list[float]] = {"portable": [], "fast": []}
     for _ in range(2):  # alternating, the faster of two each: this machine is shared and noisy
         for mode in seconds:

@@ -1,5 +1,7 @@
 """Keras training pieces: class weights, the mirrored and shifted test-time averaging."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -178,19 +180,20 @@ def test_batch_normalisation_and_softmax_round_exactly_as_ieee_division_and_squa
 CONFIGURED = """
 import sys
 sys.path.insert(0, {workflow!r})
-from emorec.models import keras_nets
+from emorec.models import eigen_caches, keras_nets
 import tensorflow as tf
 keras_nets.configure_tensorflow(threads=2, seed=0)
 options = tf.config.optimizer.get_experimental_options()
 print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(),
-      options.get("arithmetic_optimization", True), options.get("constant_folding", True))
+      options.get("arithmetic_optimization", True), options.get("constant_folding", True), eigen_caches.current() == eigen_caches.PORTABLE_SIZES)
 """
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("portable", "1 2 False False"), ("fast", "2 2 True True"), (None, "1 2 False False")])
-def test_portable_mode_runs_one_thread_per_op_without_the_rewrites_that_bring_the_cpu_in(mode, expected):
-    """Portable: one thread inside each op (Eigen splits products by the CPU's cache sizes) and
-    ``threads`` across ops; no Grappler rewrites into rsqrt / reciprocal. Unset means portable."""
+@pytest.mark.parametrize(("mode", "expected"), [("portable", "2 2 False False True"), ("fast", "2 2 True True False"), (None, "2 2 False False True")])
+def test_portable_mode_pins_eigens_cache_sizes_and_drops_the_rewrites_that_bring_the_cpu_in(mode, expected):
+    """Portable: Eigen plans its products with fixed cache sizes, not the CPU's; no Grappler
+    rewrites into rsqrt / reciprocal; ``threads`` inside and across ops in both modes. Unset
+    means portable."""
     import os
     import subprocess
     import sys
@@ -202,3 +205,23 @@ def test_portable_mode_runs_one_thread_per_op_without_the_rewrites_that_bring_th
     code = CONFIGURED.format(workflow=str(Path(keras_nets.__file__).parents[2]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[-2] == expected
+
+
+def test_pinned_cache_sizes_reach_eigens_products(tmp_path):
+    """The pinned sizes are the ones Eigen then plans with: a matrix product after the pin
+    leaves them in place (Eigen would overwrite them with the CPU's on first use otherwise),
+    and the ELF reader finds nothing in a file that is not a library."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from emorec.models import eigen_caches
+
+    code = (f"import sys; sys.path.insert(0, {str(Path(keras_nets.__file__).parents[2])!r})\n"
+            "from emorec.models import eigen_caches\nimport tensorflow as tf\n"
+            "print(eigen_caches.pin((16384, 262144, 4194304)))\n"
+            "tf.linalg.matmul(tf.ones((300, 300)), tf.ones((300, 300))).numpy()\nprint(eigen_caches.current())")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[-3:-1] == ["True", "(16384, 262144, 4194304)"]
+    (tmp_path / "not.so").write_bytes(b"plain text, not ELF")
+    assert eigen_caches.symbols(tmp_path / "not.so", [eigen_caches.SIZES_SYMBOL]) == {}

@@ -25,10 +25,13 @@ PIPELINE_ENV = {
 #: CPU with AVX2 (and FMA) runs alike. These libraries pick their kernels at run time from the
 #: CPU's instruction sets, and AVX-512 paths round differently from AVX2 ones: oneDNN (Keras
 #: convolutions, matrix products), NumPy's SIMD loops (log10, exp, sqrt, reductions in the
-#: features), OpenBLAS (scikit-learn's and NumPy's matrix products). They are read when each
+#: features), OpenBLAS (scikit-learn's and NumPy's matrix products). TensorFlow also routes
+#: convolutions to oneDNN's own kernels by itself on CPUs with VNNI or AMX instructions (Ice
+#: Lake, Alder Lake, Zen 4 and later): off, so every CPU runs Eigen's. They are read when each
 #: library loads, so they are set before any rule script starts and override the user's own.
 PORTABLE_ENV = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "OPENBLAS_CORETYPE": "Haswell",
     "PYTHONHASHSEED": "0",

@@ -24,14 +24,14 @@ def portable() -> bool:
 
 
 def configure_tensorflow(*, threads: int, seed: int) -> None:
-    """Seed Python/NumPy/TF, make TF ops deterministic and give TF ``threads`` threads: all of
-    them inside each op, or in portable mode one inside each op and ``threads`` for running
-    independent ops side by side (:func:`cpu_independent`)."""
+    """Seed Python/NumPy/TF, make TF ops deterministic and give TF ``threads`` threads, inside
+    each op and for running independent ops side by side; in portable mode also take the CPU
+    out of the numbers (:func:`cpu_independent`)."""
     import keras
     import tensorflow as tf
 
     if portable():
-        cpu_independent()  # sets one thread inside each op
+        cpu_independent(threads)
     else:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -39,32 +39,41 @@ def configure_tensorflow(*, threads: int, seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def cpu_independent() -> None:
-    """Take the CPU out of TensorFlow's numbers, for this process (portable mode).
+def cpu_independent(threads: int = 1) -> None:
+    """Take the CPU out of TensorFlow's numbers, for this process (portable mode), and run
+    ``threads`` threads inside each op.
 
-    Three things made one training step of the face CNN give other bits on another CPU, each
-    found under QEMU's emulation of other CPU models (``benchmarks/determinism.py --cpu-models``):
+    Four things made one training step of the face CNN give other bits on another CPU, each
+    found under QEMU's emulation of other CPU models or by switching it on here
+    (``benchmarks/determinism.py --cpu-models``):
 
-    - Eigen splits a matrix product among the threads of one op by the cache sizes the CPU
-      reports, which changes the order of its sums: one thread per op (independent ops still
-      run side by side, on the inter-op threads :func:`configure_tensorflow` sets);
+    - Eigen blocks a matrix product, and shares it among an op's threads, by the cache sizes
+      the CPU reports, which changes the order of its sums: the sizes are pinned
+      (:mod:`emorec.models.eigen_caches`; where that fails, one thread per op instead);
+    - oneDNN's own convolutions, which TensorFlow turns on by itself on CPUs with VNNI or AMX
+      instructions: off (``TF_ENABLE_ONEDNN_OPTS=0`` in :data:`emorec.runner.PORTABLE_ENV`);
     - Grappler's arithmetic optimiser and constant folding rewrite square roots and divisions
       into ``rsqrt`` and reciprocals: both off;
     - ``rsqrt`` and reciprocal start from RSQRTPS / RCPPS, whose exact results each CPU chooses:
       batch normalisation and softmax without them (:func:`exact_rounding`).
 
-    If TensorFlow already runs with more than one thread per op, that can no longer change:
-    it says so in a warning, and the other two still apply."""
+    If TensorFlow already runs another number of threads per op, that can no longer change:
+    it says so in a warning (results then depend on that number), and the rest still applies."""
     import logging
 
     import tensorflow as tf
 
+    from emorec.models import eigen_caches
+
+    log = logging.getLogger("emorec")
+    if not eigen_caches.pin():
+        log.warning("could not pin Eigen's cache sizes in this TensorFlow build: one thread per op, so results stay the same on every CPU")
+        threads = 1
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError:  # TF already initialised with another count
-        logging.getLogger("emorec").warning(
-            "TensorFlow already runs %d threads per op: results may differ between CPUs in their last bits",
-            tf.config.threading.get_intra_op_parallelism_threads())
+        log.warning("TensorFlow already runs %d threads per op, not %d: results depend on that count",
+                    tf.config.threading.get_intra_op_parallelism_threads(), threads)
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False, "constant_folding": False})
     exact_rounding()
 
