@@ -65,33 +65,35 @@ def _loaded(library: str) -> tuple[Path, int] | None:
     return None
 
 
-def pin(sizes: tuple[int, int, int] = PORTABLE_SIZES) -> bool:
-    """Make Eigen in this process's TensorFlow plan with ``sizes`` (L1, L2, L3 bytes) on any
-    CPU. TensorFlow must be imported; best before its first op. False, changing nothing, when
-    this TensorFlow build does not have the struct where expected."""
+def _struct() -> tuple[ctypes.Array, ctypes.c_uint8] | None:
+    """Eigen's cache sizes and their guard in this process's TensorFlow, or None when this
+    build does not have them where expected."""
     import tensorflow  # noqa: F401  (loads the library)
 
     loaded = _loaded(LIBRARY)
     if loaded is None:
-        return False
+        return None
     path, base = loaded
     found = symbols(path, [SIZES_SYMBOL, GUARD_SYMBOL])
     if found.get(SIZES_SYMBOL, (0, 0))[1] != 24 or found.get(GUARD_SYMBOL, (0, 0))[1] != 8:
+        return None
+    return (ctypes.c_int64 * 3).from_address(base + found[SIZES_SYMBOL][0]), ctypes.c_uint8.from_address(base + found[GUARD_SYMBOL][0])
+
+
+def pin(sizes: tuple[int, int, int] = PORTABLE_SIZES) -> bool:
+    """Make Eigen in this process's TensorFlow plan with ``sizes`` (L1, L2, L3 bytes) on any
+    CPU; best before TensorFlow's first op. False, changing nothing, when this TensorFlow
+    build does not have the struct where expected."""
+    found = _struct()
+    if found is None:
         return False
-    cached = (ctypes.c_int64 * 3).from_address(base + found[SIZES_SYMBOL][0])
-    guard = ctypes.c_uint8.from_address(base + found[GUARD_SYMBOL][0])
+    cached, guard = found
     cached[0], cached[1], cached[2] = sizes
     guard.value = 1  # initialised: Eigen will not read CPUID over them
-    return tuple(cached) == tuple(sizes)
+    return True
 
 
 def current() -> tuple[int, int, int] | None:
     """The sizes Eigen plans with now (all 0 before its first use), or None when not found."""
-    import tensorflow  # noqa: F401
-
-    loaded = _loaded(LIBRARY)
-    found = symbols(loaded[0], [SIZES_SYMBOL]) if loaded else {}
-    if SIZES_SYMBOL not in found:
-        return None
-    cached = (ctypes.c_int64 * 3).from_address(loaded[1] + found[SIZES_SYMBOL][0])  # type: ignore[index]
-    return int(cached[0]), int(cached[1]), int(cached[2])
+    found = _struct()
+    return None if found is None else (int(found[0][0]), int(found[0][1]), int(found[0][2]))
