@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -48,13 +47,11 @@ def test_dag_writes_every_table_with_its_schema(run):
 
 
 @pytest.mark.e2e
-def test_second_dry_run_has_nothing_to_do_quickly(run):
-    started = time.perf_counter()
+def test_second_dry_run_has_nothing_to_do(run):
+    """Nothing reruns after a complete run (no timing asserted: CI machines are shared)."""
     result = snakemake(run, "-j8", "-n", "--configfile", str(TINY))
-    elapsed = time.perf_counter() - started
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
-    assert elapsed < 5, f"dry run took {elapsed:.1f} s"
 
 
 @pytest.mark.e2e
