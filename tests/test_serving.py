@@ -77,6 +77,18 @@ def test_average_speaker_baseline_is_the_mean_of_each_speakers_statistics():
     np.testing.assert_allclose((x - mean) / std, speaker_normalise(x, ["a"] * 20, axis=(0, 2)))
 
 
+def test_predictions_run_in_the_params_determinism_mode(monkeypatch, tmp_path):
+    """`emorec predict` / `serve` pin the kernels as the pipeline's jobs do (the params' mode,
+    before TensorFlow loads), so a prediction has the bits of the pipeline's evaluation."""
+    from emorec import cli
+    from emorec.runner import DETERMINISM_ENV, PORTABLE_ENV
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in [*PORTABLE_ENV, DETERMINISM_ENV]})
+    monkeypatch.setattr("emorec.serving.project.project_predictor", lambda params, root, **local: params["determinism"])
+    assert cli.build_predictor(cli.parser().parse_args(["predict", "clip.wav", "--root", str(tmp_path)])) == "portable"
+    assert os.environ[DETERMINISM_ENV] == "portable" and {k: os.environ[k] for k in PORTABLE_ENV} == PORTABLE_ENV
+
+
 def test_champion_is_the_best_validation_macro_f1():
     metrics = {"audio.svm.val.macro_f1": 0.6, "audio.mlp.val.macro_f1": 0.7, "audio.mlp.test.macro_f1": 0.9,
                "audio.svm.ravdess.val.macro_f1": 0.99, "visual.cnn.val.macro_f1": 0.5}

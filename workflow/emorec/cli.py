@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emorec.errors import EmorecError
+from emorec.runner import set_pipeline_env
 
 REGISTRY_SCHEMES = ("models:/", "runs:/")
 
@@ -48,6 +49,7 @@ def build_predictor(args: argparse.Namespace) -> Any:
     from emorec.serving.project import project_predictor
 
     params = load_params(params_file(args.root), tuple(args.configfile))
+    set_pipeline_env(determinism=params["determinism"])  # the kernels the pipeline's jobs ran, before TensorFlow loads
     registry = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model)) if spec and spec.startswith(REGISTRY_SCHEMES)}
     local = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model), ("sex", args.sex_model)) if spec and role not in registry}
     if not registry:
