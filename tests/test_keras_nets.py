@@ -194,7 +194,6 @@ def test_portable_mode_pins_eigens_cache_sizes_and_drops_the_rewrites_that_bring
     """Portable: Eigen plans its products with fixed cache sizes, not the CPU's; no Grappler
     rewrites into rsqrt / reciprocal; ``threads`` inside and across ops in both modes. Unset
     means portable."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
