@@ -149,6 +149,65 @@ def test_either_optimizer_learns_a_separable_face_task(name):
         assert opt.nesterov and opt.momentum == pytest.approx(0.9)
 
 
+def _resume_case(seed: int = 0):
+    """A small augmented face CNN with dropout, its data and hp, built from ``seed``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 96)
+    x = (rng.integers(0, 100, (96, 16, 16, 1)) + 60 * y[:, None, None, None]).astype(np.uint8)
+    model = keras_nets.build_face_cnn(
+        input_shape=(16, 16, 1), n_classes=3, filters=[4, 8], dense_units=8, dropout=0.3, crop_px=2,
+        augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1}, seed=seed)
+    hp = {"learning_rate": 0.01, "weight_decay": 1e-3, "schedule": "cosine", "label_smoothing": 0.1,
+          "class_weight": "sqrt", "batch_size": 16, "max_epochs": 4, "patience": 4}
+    return model, (x, y), (x[:32], y[:32]), hp
+
+
+def test_a_killed_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, monkeypatch):
+    """Killed after epoch 2 of 4 and rerun with the same checkpoint, training ends with the bits
+    of an uninterrupted run: weights, optimizer moments and schedule, augmentation and dropout
+    random states and the early-stopping state all come back, and each epoch's order is its own."""
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    model, train, val, hp = _resume_case()
+    whole = keras_nets.fit(model, train=train, val=val, hp=hp)
+    expected = [w.copy() for w in model.get_weights()]
+
+    save, path = keras_nets._save_checkpoint, tmp_path / "resume" / "member_0.npz"
+
+    def killed_after_two(model, at, state):
+        save(model, at, state)
+        if len(state["val_loss"]) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_nets, "_save_checkpoint", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        keras_nets.fit(_resume_case()[0], train=train, val=val, hp=hp, checkpoint=path)
+    monkeypatch.setattr(keras_nets, "_save_checkpoint", save)
+    model, *_ = _resume_case(seed=0)
+    resumed = keras_nets.fit(model, train=train, val=val, hp=hp, checkpoint=path)
+
+    assert resumed["epochs_run"] == 4 and resumed["val_loss"] == whole["val_loss"] and resumed["loss"] == whole["loss"]
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), expected, strict=True))
+    assert whole["val_loss"][0] != whole["val_loss"][1]  # it trained: the check is not of four idle epochs
+
+
+def test_a_checkpoint_of_other_data_or_parameters_is_ignored(tmp_path, caplog):
+    """A checkpoint left by a run with other hp (or data) must not leak into a new run."""
+    import logging
+
+    keras_nets.configure_tensorflow(threads=1, seed=0)
+    model, train, val, hp = _resume_case()
+    path = tmp_path / "member_0.npz"
+    keras_nets.fit(model, train=train, val=val, hp={**hp, "max_epochs": 1}, checkpoint=path)
+    model, *_ = _resume_case()
+    history = keras_nets.fit(model, train=train, val=val, hp={**hp, "max_epochs": 2}, checkpoint=path,
+                             log=logging.getLogger("test"))
+    assert history["epochs_run"] == 2
+    assert "ignoring" in caplog.text and "resuming" not in caplog.text
+
+
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="unknown optimizer 'adam'"):
         keras_nets.optimizer("adam", learning_rate=0.1, weight_decay=0.0)

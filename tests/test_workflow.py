@@ -91,6 +91,7 @@ def test_every_model_is_evaluated_and_fused(run):
         assert list(pd.read_csv(folder / "per_class.csv").columns) == ["corpus", "split", "label", "precision", "recall", "f1", "support"]
         card = json.loads((run / "data/models" / modality / name / "card.json").read_text())
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
+        assert not (run / "data/models" / modality / name / "resume").exists()  # checkpoints go once saved
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert f"fusion.{method}.test.macro_f1" in metrics
     for name in ("svm", "random_forest", "gradient_boosting", "mlp"):  # 2 folds of 2 actors

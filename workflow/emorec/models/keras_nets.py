@@ -9,6 +9,7 @@ softmax over the model's classes. Training is deterministic for a seed and threa
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -325,9 +326,19 @@ def optimizer(name: str, *, learning_rate: Any, weight_decay: float) -> Any:
     raise ValueError(f"unknown optimizer {name!r}; expected adamw or sgd")
 
 
-def fit(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], hp: Mapping[str, Any], log: Any = None) -> dict[str, Any]:
+def fit(
+    model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], hp: Mapping[str, Any],
+    seed: int = 0, checkpoint: str | Path | None = None, log: Any = None,
+) -> dict[str, Any]:
     """AdamW or SGD (:func:`optimizer`) + cross-entropy (optionally label-smoothed, class-weighted, on a cosine learning
     rate) with early stopping on validation loss (best weights kept).
+
+    Every epoch visits the training split in its own order, drawn from ``(seed, epoch)``, so no
+    epoch depends on random state left by the epochs before it. With ``checkpoint`` (an ``.npz``
+    path) the whole training state is saved after every epoch, and a later call with the same
+    network, data and ``hp`` resumes after the last finished epoch and ends with the same weights
+    as an uninterrupted run: a face CNN killed after 30 of 36 epochs (a cluster's time limit)
+    loses one epoch, not two hours. A checkpoint written for anything else is ignored.
 
     Returns the training history summary: epochs run, best epoch, per-epoch losses and seconds.
     """
@@ -345,35 +356,103 @@ def fit(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.get("label_smoothing", 0.0)),
         metrics=["accuracy"],
     )
-    weights = class_weights(train[1], n_classes, mode=hp.get("class_weight", "none"))
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp["patience"], restore_best_weights=True)
-    seconds: list[float] = []
-    clock = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: seconds.append(time.perf_counter()),
-        on_epoch_end=lambda epoch, logs: seconds.__setitem__(-1, time.perf_counter() - seconds[-1]),
-    )
-    callbacks: list[Any] = [clock, stop]
-    if log is not None:
-        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
-            "epoch %d/%d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f (%.0f s)",
-            epoch + 1, hp["max_epochs"], logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"], seconds[-1])))
+    model.optimizer.build(model.trainable_variables)  # its slots exist now, so a checkpoint can fill them
     onehot = np.eye(n_classes, dtype=np.float32)
-    history = model.fit(
-        train[0], onehot[train[1]],
-        sample_weight=weights[train[1]].astype(np.float32),
-        validation_data=(val[0], onehot[val[1]]),
-        epochs=hp["max_epochs"],
-        batch_size=hp["batch_size"],
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    val_loss = [float(v) for v in history.history["val_loss"]]
+    y_train = onehot[train[1]]
+    sample_weight = class_weights(train[1], n_classes, mode=hp.get("class_weight", "none"))[train[1]].astype(np.float32)
+    fingerprint = training_fingerprint(model, train=train, val=val, hp=hp, seed=seed) if checkpoint else ""
+    state = _resumed(model, checkpoint, fingerprint, log) if checkpoint else None
+    state = state or {"fingerprint": fingerprint, "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
+                      "epoch_seconds": [], "best_epoch": -1, "wait": 0, "stopped": False, "best": None}
+    for epoch in range(len(state["val_loss"]), hp["max_epochs"]):
+        if state["stopped"]:
+            break
+        order = np.random.default_rng([seed, epoch]).permutation(len(train[0]))
+        began = time.perf_counter()
+        logs = {k: float(v[-1]) for k, v in model.fit(
+            train[0][order], y_train[order], sample_weight=sample_weight[order],
+            validation_data=(val[0], onehot[val[1]]), batch_size=hp["batch_size"],
+            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
+        ).history.items()}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            state[key].append(logs[key])
+        state["epoch_seconds"].append(round(time.perf_counter() - began, 1))
+        # early stopping as keras.callbacks.EarlyStopping(restore_best_weights=True) does it
+        state["wait"] += 1
+        if state["best"] is None or logs["val_loss"] < state["val_loss"][state["best_epoch"]]:
+            state["best"], state["best_epoch"], state["wait"] = model.get_weights(), epoch, 0
+        state["stopped"] = state["wait"] >= hp["patience"] and epoch > 0
+        if log is not None:
+            log.info("epoch %d/%d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f (%.0f s)", epoch + 1, hp["max_epochs"],
+                     logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"], state["epoch_seconds"][-1])
+        if checkpoint:
+            _save_checkpoint(model, checkpoint, state)
+    model.set_weights(state["best"])
     return {
-        "epochs_run": len(val_loss),
-        "best_epoch": int(np.argmin(val_loss)) + 1,
-        "loss": [float(v) for v in history.history["loss"]],
-        "val_loss": val_loss,
-        "val_accuracy": [float(v) for v in history.history["val_accuracy"]],
-        "epoch_seconds": [round(v, 1) for v in seconds],
+        "epochs_run": len(state["val_loss"]),
+        "best_epoch": state["best_epoch"] + 1,
+        **{key: state[key] for key in ("loss", "val_loss", "val_accuracy", "epoch_seconds")},
     }
+
+
+def training_fingerprint(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+                         hp: Mapping[str, Any], seed: int) -> str:
+    """A digest of everything a training run's result depends on: the network's layers and
+    variable shapes, the data, ``hp``, the seed, this module's code and the library versions."""
+    import hashlib
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({
+        "layers": [type(layer).__name__ for layer in model.layers],
+        "shapes": [list(v.shape) for v in model.variables],
+        "hp": hp, "seed": seed, "versions": [tf.__version__, keras.__version__],
+    }, sort_keys=True, default=str).encode())
+    digest.update(Path(__file__).read_bytes())
+    for array in (*train, *val):
+        digest.update(str((array.shape, array.dtype)).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _save_checkpoint(model: Any, path: str | Path, state: Mapping[str, Any]) -> None:
+    """Write the model's and optimizer's variables (random-number states included) and the
+    early-stopping state into ``path``, atomically: a kill mid-write leaves the previous epoch's."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"model_{i}": v.numpy() for i, v in enumerate(model.variables)}
+    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
+    arrays |= {f"best_{i}": w for i, w in enumerate(state["best"])}
+    meta = {k: v for k, v in state.items() if k != "best"}
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    os.replace(partial, path)
+
+
+def _resumed(model: Any, path: str | Path, fingerprint: str, log: Any) -> dict[str, Any] | None:
+    """The state saved in ``path`` loaded into ``model``, or None when there is no checkpoint or
+    it belongs to another network, data, parameters or code."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    with np.load(path) as saved:
+        state = json.loads(saved["meta"].tobytes())
+        if state.get("fingerprint") != fingerprint:
+            if log is not None:
+                log.warning("ignoring %s: it was written for another network, data, parameters or code", path)
+            return None
+        for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+            for i, variable in enumerate(variables):
+                variable.assign(saved[f"{prefix}_{i}"])
+        state["best"] = [saved[f"best_{i}"] for i in range(len(model.get_weights()))]
+    if log is not None:
+        log.info("resuming from %s: %d epochs done, the best so far epoch %d", path, len(state["val_loss"]), state["best_epoch"] + 1)
+    return state

@@ -6,6 +6,7 @@ hyper-parameters, the seed, the SHA-256 of the feature table and the training ti
 """
 
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,7 +86,11 @@ def train_keras(
     ``hp["members"]`` > 1 fits that many networks (seeds ``seed``, ``seed + 1``, ...) and saves
     the mean of their probabilities as the model; the card's ``history`` has one entry per network.
 
-    ``input_options`` as for :func:`train_sklearn_audio` (speaker normalisation of log-mels)."""
+    ``input_options`` as for :func:`train_sklearn_audio` (speaker normalisation of log-mels).
+
+    Each network checkpoints every epoch under ``model_dir/resume/``, so a rerun of a killed
+    job resumes where it stopped (:func:`keras_nets.fit`); the card's seconds are then this
+    process's, and its history's ``epoch_seconds`` those of every epoch."""
     options = dict(input_options or {})
     keras_nets.configure_tensorflow(threads=threads, seed=seed)
     start = time.perf_counter()
@@ -98,9 +103,11 @@ def train_keras(
     y_val = encode(np.asarray(val.column("label").to_pylist()), classes)
     log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
     networks, history = [], []
+    resume = Path(model_dir) / "resume"  # per-epoch checkpoints: a killed job's rerun resumes them; gone once saved
     for k in range(hp.get("members", 1)):  # an ensemble: networks of seeds seed, seed + 1, ... fitted one after another
         networks.append(keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed + k))
-        history.append(keras_nets.fit(networks[-1], train=(x_train, y_train), val=(x_val, y_val), hp=hp, log=log))
+        history.append(keras_nets.fit(networks[-1], train=(x_train, y_train), val=(x_val, y_val), hp=hp, seed=seed + k,
+                                      checkpoint=resume / f"member_{k}.npz", log=log))
         log.info("%s %s, seed %d: best epoch %d of %d, %.1f s so far",
                  modality, net, seed + k, history[-1]["best_epoch"], history[-1]["epochs_run"], time.perf_counter() - start)
     model = keras_nets.average(networks)
@@ -114,4 +121,5 @@ def train_keras(
         n_parameters=n_parameters, input_options=options,
     )
     save_model(model, model_dir, framework="keras", card=card)
+    shutil.rmtree(resume, ignore_errors=True)
     return card
