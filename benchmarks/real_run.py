@@ -69,7 +69,8 @@ def main(reports: str) -> None:
         data = json.loads(card.read_text())
         networks = data.get("history", [])
         epochs = [s for network in networks for s in network["epoch_seconds"]]
-        extra = f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch" if epochs else ""
+        extra = (f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
+                 f" {sum(epochs) / 60:.0f} min of epochs (a resumed run's card counts its last process only)") if epochs else ""
         print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
 
 
