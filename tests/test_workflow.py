@@ -92,6 +92,8 @@ def test_every_model_is_evaluated_and_fused(run):
         card = json.loads((run / "data/models" / modality / name / "card.json").read_text())
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
         assert not (run / "data/models" / modality / name / "resume").exists()  # checkpoints go once saved
+        if name == "cnn":  # params.yaml recalibrates the face CNN's batch normalisation: 4 layers for filters [4, 8] x 2
+            assert card["history"][0]["recalibration"]["layers"] == 4
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert f"fusion.{method}.test.macro_f1" in metrics
     for name in ("svm", "random_forest", "gradient_boosting", "mlp"):  # 2 folds of 2 actors
