@@ -84,8 +84,8 @@ def main() -> None:
     _score(variants, splits, trained.classes)
     if args.recalibrate_bn:
         started = time.perf_counter()
-        layers = sum(batch_norm.recalibrate(network, model_input(split_rows(table, "train"), "pixels")) for network in [core, *networks]
-                     if batch_norm.batch_norm_layers(network))
+        faces = model_input(split_rows(table, "train"), "pixels")
+        layers = sum(batch_norm.recalibrate(network, faces) for network in [core, *networks])  # an ensemble's BN layers are its networks'
         print(f"| *batch-norm statistics of {layers} layers recomputed on the un-augmented training faces* | | | | | | "
               f"{time.perf_counter() - started:.0f} |")
         _score({f"BN recalibrated: {name}": variant for name, variant in variants.items()}, splits, trained.classes)
