@@ -13,8 +13,9 @@ from emorec.features.audio import AudioFeatureParams
 from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
 
 MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "mlp"), ("audio", "cnn_lstm"), ("visual", "cnn"), ("audio_sex", "svm")]
-#: Another CPU, emulated: oneDNN without AVX-512, NumPy's AVX-512 loops off, OpenBLAS' Haswell kernels.
-EMULATED_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}
+#: Another CPU, emulated: oneDNN without AVX-512, NumPy's AVX-512 loops off, OpenBLAS' Haswell
+#: kernels, OpenCV's IPP on its SSE4.2 code.
+EMULATED_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell", "OPENCV_IPP": "sse42"}
 
 
 def mlflow_client(workdir: Path):
