@@ -13,13 +13,13 @@
 2. Cost: wall time of each DAG run, and one training epoch of the real-data face CNN
    (``config/real.yaml``, 4,096 random faces) in each mode.
 3. ``--cpu-models``: other x86-64 CPUs, run rather than emulated by variables. One training
-   step of the real-data face CNN (16 random faces, in each mode) natively and under QEMU's
+   step of the real-data face CNN (one batch of 64 random faces, in each mode) natively and under QEMU's
    user-mode emulation of other CPU models (``qemu-x86_64 -cpu``, Debian's ``qemu-user``):
    each reports its own vendor, family and cache sizes to the CPUID instruction, which the
    libraries read to pick kernels and size their blocks. QEMU runs AVX2 and FMA but not
    AVX-512, so AVX-512 hardware itself is not covered. Each row shows what CPUID said there.
-   Controls run portable mode without pinning Eigen's cache sizes, and with TensorFlow's
-   oneDNN operations on (:data:`CONTROLS`).
+   Controls run portable mode without pinning Eigen's cache sizes, and with Eigen's
+   convolutions in place of oneDNN's (:data:`CONTROLS`).
 
 Nothing is asserted: the committed output is the record; tests/test_workflow.py checks
 the portable guarantee on every CI run.
@@ -151,8 +151,8 @@ def cpu_description(prefix: list[str] | None = None) -> str:
 CONTROLS = {
     # Eigen plans its products by the cache sizes the CPU reports
     "portable, CPU's caches": "eigen_caches.pin = lambda sizes=None: True",
-    # what TensorFlow does by itself on CPUs with VNNI or AMX: oneDNN's own convolutions
-    "portable, oneDNN ops on": "import os; os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1'",
+    # what TensorFlow does by itself on CPUs without VNNI or AMX: Eigen's convolutions, not oneDNN's
+    "portable, Eigen convolutions": "import os; os.environ['TF_ENABLE_ONEDNN_OPTS'] = '0'",
 }
 #: QEMU CPU models: an AMD and an Intel one (L1d 32 KiB; L2 512 KiB and 4 MiB; L3 16 MiB).
 QEMU_MODELS = ["EPYC-Rome", "Haswell-v4"]
@@ -167,7 +167,7 @@ def cpu_models() -> None:
     qemu = shutil.which("qemu-x86_64")
     if qemu is None:
         sys.exit("--cpu-models needs qemu-x86_64 (Debian: apt-get install qemu-user)")
-    faces = 16
+    faces = 64  # one batch of the real recipe
     print(f"One training step of the real-data face CNN (config/real.yaml) on {faces} random faces, 2 threads,")
     print("natively and under QEMU user-mode emulation of other CPU models (qemu-x86_64 -cpu MODEL)\n")
     print("| determinism | CPU | what CPUID reports | training loss | weights (sha256) | same as native |")
@@ -180,10 +180,10 @@ def cpu_models() -> None:
     for (mode, model), (_, loss, weights), cpu in zip(runs, steps, cpus * 3):
         native = steps[runs.index((mode, None))][2]
         print(f"| {mode} | {model or 'native'} | {cpu} | {loss} | {weights} | {'yes' if weights == native else 'NO'} |", flush=True)
-    _, loss, weights = face_epoch("portable, oneDNN ops on", faces=faces)
+    _, loss, weights = face_epoch("portable, Eigen convolutions", faces=faces)
     same = "the same as" if weights == steps[0][2] else "NOT the same as"
-    print(f"\nNatively with TensorFlow's oneDNN operations on, as TensorFlow sets itself on CPUs with VNNI or AMX instructions unless"
-          f" portable mode turns them off: loss {loss}, weights {weights}, {same} portable mode's")
+    print(f"\nNatively with Eigen's convolutions instead of oneDNN's, as TensorFlow chooses by itself on CPUs without VNNI or AMX"
+          f" unless portable mode turns oneDNN's on: loss {loss}, weights {weights}, {same} portable mode's")
     seconds: dict[str, list[float]] = {"portable": [], "fast": []}
     for _ in range(2):  # alternating, the faster of two each: this machine is shared and noisy
         for mode in seconds:

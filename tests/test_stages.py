@@ -288,3 +288,56 @@ def test_cv_folds_deal_speakers_into_consecutive_groups_and_summarise(tmp_path, 
     assert metrics["audio.svm.cv.accuracy.std"] == pytest.approx(np.std(accuracies, ddof=1))
     assert {"audio.svm.cv.uar.mean", "audio.svm.cv.macro_f1.std", "audio.svm.cv.folds"} <= set(metrics)
     assert len(pd.read_csv(tmp_path / "folds.csv")) == 3
+
+
+def test_cv_folds_can_be_listed_and_are_checked_against_the_corpus():
+    """Explicit folds (EmoBox's RAVDESS folds in config/real.yaml) are used as listed; a
+    speaker the corpus lacks, or one in two folds, is named."""
+    from emorec.stages.cv import fold_count, fold_speakers
+
+    actors = [f"Actor_{i:02d}" for i in range(1, 25)]
+    emobox = [["Actor_01", "Actor_11", "Actor_20", "Actor_21"], ["Actor_04", "Actor_10", "Actor_12", "Actor_14"]]
+    assert fold_speakers(actors, folds=emobox) == emobox and fold_count(emobox) == 2 and fold_count(6) == 6
+    with pytest.raises(DataError, match="Actor_25 are not in the corpus"):
+        fold_speakers(actors, folds=[["Actor_01"], ["Actor_25"]])
+    with pytest.raises(DataError, match="Actor_01 are in more than one fold"):
+        fold_speakers(actors, folds=[["Actor_01"], ["Actor_01", "Actor_02"]])
+
+
+def test_inductive_cv_drops_per_speaker_normalisation_and_is_summarised_apart(tmp_path, features):
+    """With ``inductive`` each fold is scored twice, with and without per-speaker normalisation;
+    the summary reports both."""
+    from emorec.stages.cv import cv_fold, cv_summary
+
+    files = []
+    for fold in range(3):
+        files.append(tmp_path / f"fold_{fold}.json")
+        record = cv_fold(features=features, out_path=files[-1], corpus="ravdess", fold=fold, folds=3, kind="random_forest", grid={"n_estimators": [30]},
+                         inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": True}, inductive=True)
+        assert set(record["inductive"]) == {"n", "best_params", "accuracy", "macro_f1", "uar"}
+    metrics = cv_summary(fold_files=files, metrics_path=tmp_path / "m.json", table_path=tmp_path / "folds.csv", prefix="audio.svm")
+    inductive = [json.loads(f.read_text())["inductive"]["uar"] for f in files]
+    assert metrics["audio.svm.cv.inductive.uar.mean"] == pytest.approx(np.mean(inductive))
+    assert {"audio.svm.cv.uar.mean", "audio.svm.cv.inductive.accuracy.std"} <= set(metrics)
+    assert "inductive_uar" in pd.read_csv(tmp_path / "folds.csv").columns
+    # without per-speaker normalisation configured there is nothing to compare: one setting only
+    plain = cv_fold(features=features, out_path=tmp_path / "plain.json", corpus="ravdess", fold=0, folds=3, kind="random_forest", grid={"n_estimators": [30]},
+                    inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": False}, inductive=True)
+    assert "inductive" not in plain
+
+
+def test_leakage_audit_counts_test_faces_seen_in_training_and_scores_the_rest():
+    from emorec.stages.evaluate import duplicates_of_train, leakage_audit
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (8, 4, 4, 1)).astype(np.uint8)
+    faces[5] = faces[0]  # a test face that is a training face
+    faces[3] = faces[1]  # a duplicate inside training
+    faces[7] = faces[6]  # two identical test faces, in no training row
+    split = np.array(["train", "train", "train", "train", "val", "test", "test", "test"])
+    np.testing.assert_array_equal(duplicates_of_train(faces, split), [False, True, False, True, False, True, False, False])
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    proba = np.eye(2)[[0, 1, 0, 1, 0, 0, 0, 1]].astype(float)  # the leaked test face is wrong, the other two right
+    out = leakage_audit("visual.cnn", faces, split, np.array(["fer2013"] * 8), y, proba, ["a", "b"])
+    assert out["data.fer2013.test_in_train"] == 1
+    assert out["visual.cnn.test_unique.n"] == 2 and out["visual.cnn.test_unique.accuracy"] == 1.0

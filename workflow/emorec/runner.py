@@ -25,16 +25,19 @@ PIPELINE_ENV = {
 #: CPU with AVX2 (and FMA) runs alike. These libraries pick their kernels at run time from the
 #: CPU's instruction sets, and AVX-512 paths round differently from AVX2 ones: oneDNN (Keras
 #: convolutions, matrix products), NumPy's SIMD loops (log10, exp, sqrt, reductions in the
-#: features), OpenBLAS (scikit-learn's and NumPy's matrix products). TensorFlow also routes
-#: convolutions to oneDNN's own kernels by itself on CPUs with VNNI or AMX instructions (Ice
-#: Lake, Alder Lake, Zen 4 and later): off, so every CPU runs Eigen's. Intel IPP inside OpenCV
+#: features), OpenBLAS (scikit-learn's and NumPy's matrix products). TensorFlow routes
+#: convolutions to oneDNN's kernels by itself only on CPUs with VNNI or AMX instructions (Ice
+#: Lake, Alder Lake, Zen 4 and later) and to Eigen's elsewhere: on for every CPU, so all run
+#: oneDNN's AVX2 kernels, which use FMA where TensorFlow's Eigen is built for AVX alone
+#: (``benchmarks/face_step_profile.txt``; the same weights under QEMU's CPU models in
+#: ``benchmarks/determinism_cpu_models.txt``). Intel IPP inside OpenCV
 #: (the demo clips' and the video frames' resizing) runs its AVX-512 code where the CPU has it:
 #: pinned to its AVX2 code, without which an Intel Xeon found a face in one video frame fewer
 #: than an AMD EPYC. They are read when each library loads, so they are set before any rule
 #: script starts and override the user's own.
 PORTABLE_ENV = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "TF_ENABLE_ONEDNN_OPTS": "1",
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "OPENBLAS_CORETYPE": "Haswell",
     "OPENCV_IPP": "avx2",

@@ -163,8 +163,13 @@ VIDEO_TABLES = {
 }
 
 
+#: Cross-validation folds: a count of consecutive speaker groups, or explicit speaker lists.
+CV_FOLDS = config["evaluation"]["cv"]["folds"]
+CV_FOLD_COUNT = CV_FOLDS if isinstance(CV_FOLDS, int) else len(CV_FOLDS)
+
+
 def cv_fold_files(model):
-    return [f"{REPORTS}/cv/audio/{model}/fold_{k}.json" for k in range(config["evaluation"]["cv"]["folds"])]
+    return [f"{REPORTS}/cv/audio/{model}/fold_{k}.json" for k in range(CV_FOLD_COUNT)]
 
 
 def cv_files(model):
@@ -174,7 +179,7 @@ def cv_files(model):
 
 def cv_models():
     """The scikit-learn audio models cross-validated by speaker (none when evaluation.cv.folds is 0)."""
-    if config["evaluation"]["cv"]["folds"] == 0:
+    if CV_FOLD_COUNT == 0:
         return []
     return [n for n in config["train"]["audio"]["models"] if n in SKLEARN_AUDIO]
 

@@ -18,6 +18,7 @@ rule cv_fold:
         inner_folds=config["train"]["audio"]["cv_folds"],
         seed=config["train"]["seed"],
         input_options=AUDIO_INPUT,
+        inductive=lambda wc: wc.sklearn_model in config["evaluation"]["cv"]["inductive"],
     log:
         f"logs/cv/audio_{{sklearn_model}}_fold_{{fold}}.log",
     threads: threads_of("train")

@@ -14,4 +14,5 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         seed=snakemake.params.seed,
         threads=snakemake.threads,
         input_options=snakemake.params.input_options,
+        inductive=snakemake.params.inductive,
     )

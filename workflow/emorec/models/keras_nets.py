@@ -51,12 +51,14 @@ def cpu_independent(threads: int = 1) -> None:
     - Eigen blocks a matrix product, and shares it among an op's threads, by the cache sizes
       the CPU reports, which changes the order of its sums: the sizes are pinned
       (:mod:`emorec.models.eigen_caches`; where that fails, one thread per op instead);
-    - oneDNN's own convolutions, which TensorFlow turns on by itself on CPUs with VNNI or AMX
-      instructions: off (``TF_ENABLE_ONEDNN_OPTS=0`` in :data:`emorec.runner.PORTABLE_ENV`);
+    - oneDNN's convolutions, which TensorFlow turns on by itself on CPUs with VNNI or AMX
+      instructions only (Eigen's elsewhere): on for every CPU, at their AVX2 kernels
+      (``TF_ENABLE_ONEDNN_OPTS=1``, ``ONEDNN_MAX_CPU_ISA=AVX2`` in :data:`emorec.runner.PORTABLE_ENV`);
     - Grappler's arithmetic optimiser and constant folding rewrite square roots and divisions
       into ``rsqrt`` and reciprocals: both off;
     - ``rsqrt`` and reciprocal start from RSQRTPS / RCPPS, whose exact results each CPU chooses:
-      batch normalisation and softmax without them (:func:`exact_rounding`).
+      batch normalisation and softmax without them (:func:`exact_rounding`), at the cost of a
+      few per-channel square roots and divisions (:mod:`emorec.models.batch_norm`).
 
     If TensorFlow already runs another number of threads per op, that can no longer change:
     it says so in a warning (results then depend on that number), and the rest still applies."""
@@ -88,9 +90,12 @@ def exact_rounding() -> None:
     bound to 1.5 x 2^-12 relative error: each vendor approximates differently, so the same
     network predicts a few last bits apart on two CPUs and a long training run drifts apart.
     ``1 / sqrt(v)`` and ``exp(x - max) / sum`` use square root and division, which every
-    x86-64 CPU rounds exactly."""
+    x86-64 CPU rounds exactly. Training steps normalise with
+    :func:`emorec.models.batch_norm.training_batch_norm` and its hand-written gradient."""
     import tensorflow as tf
     from keras.src.backend.tensorflow import nn
+
+    from emorec.models import batch_norm
 
     def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None, scale: Any = None, epsilon: float = 1e-3) -> Any:
         if axis != -1:  # per-channel vectors shaped to broadcast along ``axis``, as Keras does
@@ -111,6 +116,7 @@ def exact_rounding() -> None:
         return output
 
     nn.batch_normalization, nn.softmax = batch_normalization, softmax
+    batch_norm.use_portable_training_kernel()
 
 
 def _conv_bn_relu(x: Any, filters: int) -> Any:

@@ -41,6 +41,14 @@ class TrainedModel:
         """Keyword arguments of :func:`emorec.datasets.model_input` the model was trained with."""
         return dict(self.card.get("input_options", {}))
 
+    def single_view(self) -> "TrainedModel":
+        """The model without its test-time averaging (the network inside a Keras model that
+        :func:`emorec.models.keras_nets.with_test_time_averaging` wrapped): one view of each
+        input, a tenth of the work with ten crops. Any other model is returned as it is."""
+        if self.framework != "keras" or not self.estimator.name.endswith("_tta"):
+            return self
+        return TrainedModel("keras", self.estimator.get_layer(self.estimator.name.removesuffix("_tta")), self.card)
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities [shape=(n, len(classes))] for model inputs ``x``."""
         if len(x) == 0:

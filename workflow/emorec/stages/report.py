@@ -76,22 +76,27 @@ def real_results_markdown(metrics: Mapping[str, float | int]) -> str:
     PrivateTest; fusion on simulated pairs."""
     audio = sorted({k.split(".")[1] for k in metrics if k.startswith("audio.") and k.endswith(".test.accuracy")})
     cross = [c for c in CROSS_CORPORA if any(k.startswith(f"audio.") and f".{c}.test.shared.n" in k for k in metrics)]
+    inductive = any(".cv.inductive." in k for k in metrics)
     lines = [
         "| audio model | RAVDESS test acc. | UAR | macro-F1 | CV acc. (mean ± std) | CV UAR | "
-        + " | ".join(f"→ {CROSS_CORPORA[c]} UAR (n)" for c in cross) + " |",
-        "|---|" + "---:|" * (5 + len(cross)),
+        + ("inductive CV UAR | " if inductive else "") + " | ".join(f"→ {CROSS_CORPORA[c]} UAR (n)" for c in cross) + " |",
+        "|---|" + "---:|" * (5 + inductive + len(cross)),
     ]
     for m in audio:
         p = f"audio.{m}"
         rav = f"{p}.ravdess.test" if f"{p}.ravdess.test.accuracy" in metrics else f"{p}.test"
         cells = [_pct(metrics, f"{rav}.accuracy"), _pct(metrics, f"{rav}.balanced_accuracy"), _pct(metrics, f"{rav}.macro_f1"),
                  _mean_std(metrics, f"{p}.cv.accuracy"), _mean_std(metrics, f"{p}.cv.uar")]
+        cells += [_mean_std(metrics, f"{p}.cv.inductive.uar")] if inductive else []
         cells += [f"{_pct(metrics, f'{p}.{c}.test.shared.balanced_accuracy')} ({metrics.get(f'{p}.{c}.test.shared.n', '')})" for c in cross]
         lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
-    lines += ["", "| face model | FER2013 PrivateTest acc. | UAR | macro-F1 | n |", "|---|---:|---:|---:|---:|"]
+    unique = any(k.startswith("visual.") and ".test_unique." in k for k in metrics)
+    lines += ["", "| face model | FER2013 PrivateTest acc. | UAR | macro-F1 | n |" + (" acc. without faces also in Training (n) |" if unique else ""),
+              "|---|---:|---:|---:|---:|" + ("---:|" if unique else "")]
     for m in sorted({k.split(".")[1] for k in metrics if k.startswith("visual.") and k.endswith(".test.accuracy")}):
-        p = f"visual.{m}.test"
-        lines.append(f"| `{m}` | {_pct(metrics, p + '.accuracy')} | {_pct(metrics, p + '.balanced_accuracy')} | {_pct(metrics, p + '.macro_f1')} | {metrics.get(p + '.n', '')} |")
+        p, q = f"visual.{m}.test", f"visual.{m}.test_unique"
+        lines.append(f"| `{m}` | {_pct(metrics, p + '.accuracy')} | {_pct(metrics, p + '.balanced_accuracy')} | {_pct(metrics, p + '.macro_f1')} | {metrics.get(p + '.n', '')} |"
+                     + (f" {_pct(metrics, q + '.accuracy')} ({metrics.get(q + '.n', '')}) |" if unique else ""))
     sex_models = sorted({k.split(".")[1] for k in metrics if k.startswith("audio_sex.") and k.endswith(".test.accuracy")})
     if sex_models:
         corpora = [c for c in ("ravdess", *CROSS_CORPORA) if any(k.startswith(f"audio_sex.{m}.{c}.test.") for m in sex_models for k in metrics)]
