@@ -78,6 +78,7 @@ rule face_features:
         faces=config["features"]["faces"],
     log:
         "logs/features/fer2013/faces.log",
+    priority: 10  # the face chain is the real profile's longest path: it starts first
     threads: threads_of("features")
     resources:
         mem_mb=mem_of("features"),

@@ -33,6 +33,7 @@ rule ingest_fer2013:
         ingest=config["ingest"],
     log:
         "logs/ingest/fer2013.log",
+    priority: 10  # the face chain is the real profile's longest path: it starts first
     threads: threads_of("ingest")
     resources:
         mem_mb=mem_of("ingest"),

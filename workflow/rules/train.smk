@@ -88,6 +88,7 @@ rule train_visual_cnn:
         input_options={},
     log:
         "logs/train/visual_cnn.log",
+    priority: 10  # the face chain is the real profile's longest path: it starts first
     threads: threads_of("train")
     resources:
         mem_mb=mem_of("train"),
