@@ -1,16 +1,22 @@
 """Where the time of a real-data run goes, per step, from Snakemake's own run logs.
 
-    .venv/bin/python benchmarks/real_run.py [reports/real] > benchmarks/real_run.txt
+    .venv/bin/python benchmarks/real_run.py [reports/real] [--json benchmarks/real_run.json] > benchmarks/real_run.txt
 
 Reads every ``.snakemake/log/*.snakemake.log``, pairs each job's start and ``Finished``
 lines, keeps the latest run of every output that the real profile's results depend on
 (``data/`` and the given reports folder), and prints seconds per job and per rule, and the
-training time recorded in each model card. ``--touch`` runs are skipped. Jobs run with ``-j8`` on 2 cores share them, so a
+training time recorded in each model card. ``--touch`` runs are skipped. ``--json`` also
+writes the record the README's real results cite: the commit the run was made at (this
+checkout's HEAD), wall seconds and Snakemake invocations, cores, CPU model, and the face
+chain's seconds (the face CNN's training job, recalibration included, and its evaluation). Jobs run with ``-j8`` on 2 cores share them, so a
 job's seconds are wall time while it ran, not CPU time.
 """
 
+import argparse
 import json
+import os
 import re
+import subprocess
 import sys
 from collections import defaultdict
 from datetime import datetime
@@ -41,7 +47,17 @@ def jobs(log: Path) -> list[dict]:
     return found
 
 
-def main(reports: str) -> None:
+def record(runs: dict[str, list[dict]], latest: dict[str, dict]) -> dict:
+    """The machine-readable summary of the run (see the module docstring)."""
+    walls = [(max(j["end"] for j in f) - min(j["start"] for j in f)).total_seconds() for f in runs.values()]
+    face = [j for j in latest.values() if j["rule"] == "train_visual_cnn" or (j["rule"] == "evaluate" and "/visual/" in j["output"])]
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"commit": commit, "wall_s": round(sum(walls)), "invocations": len(walls), "cores": os.cpu_count(), "cpu": cpu,
+            "face_chain_s": round(sum((j["end"] - j["start"]).total_seconds() for j in face))}
+
+
+def main(reports: str, json_path: str | None = None) -> None:
     latest: dict[str, dict] = {}
     for log in sorted((REPO / ".snakemake" / "log").glob("*.snakemake.log")):
         for job in jobs(log):
@@ -72,7 +88,13 @@ def main(reports: str) -> None:
         extra = (f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
                  f" {sum(epochs) / 60:.0f} min of epochs (a resumed run's card counts its last process only)") if epochs else ""
         print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(record(runs, latest), indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "reports/real")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="?", default="reports/real")
+    parser.add_argument("--json", help="also write the run's record here (benchmarks/real_run.json)")
+    args = parser.parse_args()
+    main(args.reports, args.json)
