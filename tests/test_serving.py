@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -84,8 +85,9 @@ def test_predictions_run_in_the_params_determinism_mode(monkeypatch, tmp_path):
     from emorec.runner import DETERMINISM_ENV, PORTABLE_ENV
 
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in [*PORTABLE_ENV, DETERMINISM_ENV]})
-    monkeypatch.setattr("emorec.serving.project.project_predictor", lambda params, root, **local: params["determinism"])
-    assert cli.build_predictor(cli.parser().parse_args(["predict", "clip.wav", "--root", str(tmp_path)])) == "portable"
+    monkeypatch.setattr("emorec.serving.project.project_predictor", lambda params, root, **local: SimpleNamespace(mode=params["determinism"]))
+    predictor, serving = cli.build_predictor(cli.parser().parse_args(["predict", "clip.wav", "--root", str(tmp_path)]))
+    assert predictor.mode == "portable" and serving["max_audio_s"] > 0 and predictor.limits.audio_s == serving["max_audio_s"]
     assert os.environ[DETERMINISM_ENV] == "portable" and {k: os.environ[k] for k in PORTABLE_ENV} == PORTABLE_ENV
 
 

@@ -15,6 +15,10 @@ import soundfile as sf
 import soxr
 
 
+class TooLong(RuntimeError):
+    """Audio, or a video, longer than the caller's limit; the message says how long."""
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What the manifest records from an audio header."""
@@ -64,8 +68,18 @@ def probe_wav(data: bytes) -> AudioInfo:
     return AudioInfo(samplerate=info.samplerate, channels=info.channels, frames=info.frames)
 
 
-def decode_mono(data: bytes, *, sample_rate: int) -> np.ndarray:
-    """Decode audio bytes to mono float32 at ``sample_rate``.
+def duration_s(data: bytes) -> float:
+    """Seconds of audio the file's header declares (WAV, FLAC, Ogg, MP3 through libsndfile),
+    without decoding it; raises ``RuntimeError`` when libsndfile cannot read the header."""
+    info = probe_wav(data)
+    if info.frames >= 1 << 62:  # libsndfile's "unknown" (a FLAC stream that does not say its length)
+        raise RuntimeError("the header does not say how long the audio is")
+    return info.frames / info.samplerate
+
+
+def decode_mono(data: bytes, *, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """Decode audio bytes to mono float32 at ``sample_rate``; with ``max_seconds``, decoding
+    stops there and a longer file raises ``TooLong`` (whatever its header says).
 
     Returns
     -------
@@ -76,10 +90,17 @@ def decode_mono(data: bytes, *, sample_rate: int) -> np.ndarray:
     pcm = _pcm16(data)
     if pcm is not None:
         info = pcm.info
+        if max_seconds is not None and info.frames > max_seconds * info.samplerate:
+            raise TooLong(f"{info.frames / info.samplerate:.1f} s of audio, over the {max_seconds:g}-second limit")
         samples = np.frombuffer(data, dtype="<i2", count=info.frames * info.channels, offset=pcm.offset)
         signal, rate = (samples * np.float32(1 / 32768)).reshape(info.frames, info.channels), info.samplerate
     else:
-        signal, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as source:
+            rate = source.samplerate
+            limit = -1 if max_seconds is None else int(max_seconds * rate) + 1
+            signal = source.read(frames=limit, dtype="float32", always_2d=True)
+        if max_seconds is not None and len(signal) >= limit:
+            raise TooLong(f"more than {max_seconds:g} s of audio (decoding stopped there)")
     mono = signal.mean(axis=1) if signal.shape[1] > 1 else signal[:, 0]
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32)

@@ -42,14 +42,23 @@ def params_file(root: str | Path) -> Path:
     return here if here.is_file() else CHECKOUT / "params.yaml"
 
 
-def build_predictor(args: argparse.Namespace) -> Any:
-    """The predictor the options ask for (see the module docstring)."""
+def build_predictor(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The predictor the options ask for (see the module docstring), with the params'
+    ``serving`` limits, and that section itself."""
     from emorec.params import load_params
-    from emorec.serving.predictor import Predictor
-    from emorec.serving.project import project_predictor
+    from emorec.serving.media import Limits
 
     params = load_params(params_file(args.root), tuple(args.configfile))
     set_pipeline_env(determinism=params["determinism"])  # the kernels the pipeline's jobs ran, before TensorFlow loads
+    predictor = _predictor(args, params)
+    predictor.limits = Limits.of(params["serving"])
+    return predictor, params["serving"]
+
+
+def _predictor(args: argparse.Namespace, params: dict[str, Any]) -> Any:
+    from emorec.serving.predictor import Predictor
+    from emorec.serving.project import project_predictor
+
     registry = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model)) if spec and spec.startswith(REGISTRY_SCHEMES)}
     local = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model), ("sex", args.sex_model)) if spec and role not in registry}
     if not registry:
@@ -87,7 +96,7 @@ def predict_command(args: argparse.Namespace) -> int:
     """Predict every input; one JSON line (or table row) each. Exit status 1 if any failed."""
     from emorec.serving.media import sniff
 
-    predictor = build_predictor(args)
+    predictor, _ = build_predictor(args)
     files = list(_inputs(args.paths))
     answers: dict[int, dict[str, Any]] = {}
     same_speaker: list[tuple[int, bytes]] = []
@@ -119,15 +128,21 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Serve the upload page and ``/predict`` until interrupted."""
+    """Serve the upload page and ``/predict`` until SIGTERM or Ctrl-C, which stop it within
+    a few seconds even in the middle of a prediction: in-flight requests get 2 s to finish,
+    then the process exits without waiting for the prediction threads."""
     import uvicorn
 
     from emorec.serving.app import create_app
 
-    app = create_app(build_predictor(args), max_bytes=int(args.max_mb * 1024 * 1024))
-    print(f"emorec: serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    predictor, serving = build_predictor(args)
+    workers = serving["workers"] or os.cpu_count() or 1
+    max_mb = args.max_mb if args.max_mb is not None else serving["max_upload_mb"]
+    app = create_app(predictor, max_bytes=int(max_mb * 1024 * 1024), workers=workers, queue=serving["queue"], timeout_s=serving["request_timeout_s"])
+    print(f"emorec: serving on http://{args.host}:{args.port}/ ({workers} workers)", file=sys.stderr, flush=True)
+    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)).run()
+    sys.stderr.flush()
+    os._exit(0)  # a prediction thread still decoding must not hold the process: nothing is left to save
 
 
 def parser() -> argparse.ArgumentParser:
@@ -147,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="the upload page and /predict on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-mb", type=float, default=25.0, help="largest upload accepted (MB)")
+    serve.add_argument("--max-mb", type=float, help="largest upload accepted (MB; default: params serving.max_upload_mb)")
     serve.set_defaults(run=serve_command)
     return top
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from emorec.audio_io import TooLong
+
 #: Fewer demuxed video packets than this share of the declared frames means a cut-off file.
 MIN_PACKET_SHARE = 0.95
 
@@ -51,6 +53,8 @@ def probe_video(data: bytes) -> VideoInfo:
     import av
 
     with _open(data) as container:
+        if not container.streams:
+            raise RuntimeError("no readable streams: a corrupt or truncated container")
         if not container.streams.video:
             raise RuntimeError("no video stream (audio-only container?)")
         stream = container.streams.video[0]
@@ -75,14 +79,30 @@ def probe_video(data: bytes) -> VideoInfo:
         )
 
 
-def sample_frames(data: bytes, *, every: int) -> Iterator[tuple[int, float, np.ndarray]]:
+def header(data: bytes) -> VideoInfo:
+    """What the container's header declares (duration, rate, frame size, frame count; 0 where
+    it says nothing), without demuxing or decoding: enough to refuse a clip over a limit."""
+    with _open(data) as container:
+        if not container.streams.video:
+            raise RuntimeError("no video stream (audio-only container?)")
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
+        return VideoInfo(duration_s=duration, fps=fps, width=int(stream.width or 0), height=int(stream.height or 0),
+                         frames=int(stream.frames or 0), has_audio=bool(container.streams.audio))
+
+
+def sample_frames(data: bytes, *, every: int, max_frames: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
     """``(frame index, time in s, grayscale frame [shape=(h, w), dtype=uint8])`` of every
     ``every``-th decoded frame, from the first. H.264 needs every frame decoded anyway; only
-    the kept ones are converted."""
+    the kept ones are converted. With ``max_frames``, a clip with more frames raises
+    ``TooLong`` when decoding reaches the limit, whatever its header said."""
     with _open(data) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
+            if max_frames is not None and index >= max_frames:
+                raise TooLong(f"more than {max_frames} video frames (decoding stopped there)")
             if index % every == 0:
                 seconds = float(frame.pts * stream.time_base) if frame.pts is not None else index / float(stream.average_rate)
                 yield index, seconds, frame.to_ndarray(format="gray")
@@ -99,9 +119,10 @@ def _planar_float(frame) -> np.ndarray:  # noqa: ANN001 - av.AudioFrame
     return samples.astype(np.float32, copy=False)
 
 
-def decode_audio_track(data: bytes, *, sample_rate: int) -> np.ndarray:
+def decode_audio_track(data: bytes, *, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
     """The clip's first audio stream as mono float32 at ``sample_rate`` (channels averaged,
-    resampled with soxr as :func:`emorec.audio_io.decode_mono` does).
+    resampled with soxr as :func:`emorec.audio_io.decode_mono` does). With ``max_seconds``
+    a longer track raises ``TooLong`` as soon as decoding passes the limit.
 
     Raises
     ------
@@ -112,8 +133,14 @@ def decode_audio_track(data: bytes, *, sample_rate: int) -> np.ndarray:
         if not container.streams.audio:
             raise RuntimeError("no audio stream")
         stream = container.streams.audio[0]
-        chunks = [_planar_float(frame) for frame in container.decode(stream)]
         rate = int(stream.rate)
+        limit = None if max_seconds is None else max_seconds * rate
+        chunks, decoded = [], 0
+        for frame in container.decode(stream):
+            chunks.append(_planar_float(frame))
+            decoded += chunks[-1].shape[1]
+            if limit is not None and decoded > limit:
+                raise TooLong(f"more than {max_seconds:g} s of audio (decoding stopped there)")
     if not chunks:
         raise RuntimeError("audio stream has no samples")
     signal = np.concatenate(chunks, axis=1)

@@ -3,12 +3,28 @@
 ``GET /`` is the page (drag and drop or choose a file; the probabilities as bars, the top
 label, the sex for a voice, the models that answered). ``POST /predict`` takes the file's
 raw bytes as the body (``curl --data-binary @clip.wav``) and answers what ``emorec predict``
-prints; ``GET /health`` lists the loaded models. Uploads over ``max_bytes`` get 413, files
-that are not audio, an image or a video 415, each with a one-line ``error``.
+prints; ``GET /health`` lists the loaded models and how busy the server is.
+
+Every refusal is a status and a one-line ``error``:
+
+| status | when |
+|---|---|
+| 413 | the upload is over ``max_bytes`` (told by Content-Length, or while reading) |
+| 408 | the upload took longer than ``timeout_s`` to arrive |
+| 415 | not audio, an image or a video, or unreadable |
+| 422 | media over a limit (:class:`emorec.serving.media.Limits`: duration, pixels, frames) |
+| 503 | ``workers`` predictions running and ``queue`` waiting: try again after ``Retry-After`` s |
+| 504 | the prediction took longer than ``timeout_s`` |
+
+Predictions run in a pool of ``workers`` threads, so the event loop (``/health``, refusals)
+always answers. A request holds a worker slot from before its body is read until its
+prediction ends, even past its 504 or after its client left: the server never starts more
+work than its workers can finish.
 """
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from emorec.errors import EmorecError
+from emorec.serving.media import OverLimit
 from emorec.serving.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -76,32 +93,70 @@ async function send(file) {
 """
 
 
-def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024) -> Starlette:
-    """The Starlette app serving ``predictor``."""
-    lock = asyncio.Lock()  # TensorFlow and the detector run one request at a time
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, refused (:class:`_TooLarge`) as soon as it passes ``max_bytes``."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _TooLarge
+    return bytes(body)
+
+
+def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, workers: int = 1, queue: int = 4,
+               timeout_s: float = 60.0) -> Starlette:
+    """The Starlette app serving ``predictor`` (see the module docstring for the limits)."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emorec-predict")
+    slots = {"taken": 0}  # requests holding a slot: reading, waiting for a worker or predicting
+    capacity = workers + queue
+
+    def refuse(status: int, message: str, name: str | None = None, **headers: str) -> JSONResponse:
+        log.info("%s: %d %s", name or "request", status, message)
+        return JSONResponse({**({"input": name} if name else {}), "error": message}, status_code=status, headers=headers or None)
+
+    def release(*_: Any) -> None:
+        slots["taken"] -= 1
 
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"models": predictor.sources})
+        return JSONResponse({"models": predictor.sources, "busy": slots["taken"], "capacity": capacity})
 
     async def predict(request: Request) -> JSONResponse:
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_bytes:
-            return JSONResponse({"error": f"upload of {declared} bytes is over the {max_bytes}-byte limit"}, status_code=413)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:
-                return JSONResponse({"error": f"upload is over the {max_bytes}-byte limit"}, status_code=413)
-        name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
-        async with lock:
+            return refuse(413, f"upload of {declared} bytes is over the {max_bytes}-byte limit")
+        if slots["taken"] >= capacity:
+            return refuse(503, f"busy: {workers} predictions running and {queue} waiting", **{"Retry-After": "5"})
+        slots["taken"] += 1
+        submitted = False
+        try:
             try:
-                answer: dict[str, Any] = await asyncio.to_thread(predictor.predict, bytes(body))
+                body = await asyncio.wait_for(_body(request, max_bytes), timeout=timeout_s)
+            except _TooLarge:
+                return refuse(413, f"upload is over the {max_bytes}-byte limit")
+            except asyncio.TimeoutError:
+                return refuse(408, f"the upload did not arrive within {timeout_s:g} s")
+            name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
+            work = asyncio.get_running_loop().run_in_executor(pool, predictor.predict, body)
+            work.add_done_callback(release)  # the slot is free when the work ends, not when we stop waiting
+            submitted = True
+            try:
+                answer: dict[str, Any] = await asyncio.wait_for(asyncio.shield(work), timeout=timeout_s)
+            except asyncio.TimeoutError:
+                return refuse(504, f"no answer within {timeout_s:g} s", name)
+            except OverLimit as exc:
+                return refuse(422, str(exc), name)
             except EmorecError as exc:
-                log.info("%s: refused (%s)", name, exc)
-                return JSONResponse({"input": name, "error": str(exc)}, status_code=415)
-        return JSONResponse({"input": name, **answer})
+                return refuse(415, str(exc), name)
+            return JSONResponse({"input": name, **answer})
+        finally:
+            if not submitted:
+                release()
 
     return Starlette(routes=[Route("/", page), Route("/health", health), Route("/predict", predict, methods=["POST"])])

@@ -4,13 +4,22 @@ The name's extension is never trusted: a text file renamed ``.wav`` is refused a
 is. Audio is decoded as the pipeline decodes corpus clips (:func:`emorec.audio_io.decode_mono`:
 WAV, FLAC, Ogg, MP3 through libsndfile), with PyAV's FFmpeg for the rest (M4A/AAC, ...);
 images through OpenCV; videos are containers with a video stream (MP4, MKV, AVI, ...).
+
+Nothing is decoded before its size is known to be within :class:`Limits`: an audio file's
+duration, an image's pixels and a video's duration and frames come from the headers, and
+where a header says nothing (or lies) decoding stops at the limit. A 1.7 MB FLAC declaring
+three hours of silence, or a small PNG declaring 20000 x 20000 pixels, is refused in
+milliseconds with :class:`OverLimit` instead of growing to gigabytes.
 """
+
+import io
+from dataclasses import dataclass
 
 import numpy as np
 
-from emorec.audio_io import decode_mono
+from emorec.audio_io import TooLong, decode_mono, duration_s
 from emorec.errors import EmorecError
-from emorec.video_io import decode_audio_track, probe_video
+from emorec.video_io import decode_audio_track, header, probe_video
 
 KINDS = ("audio", "image", "video")
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF87a", b"GIF89a")
@@ -19,6 +28,69 @@ _AUDIO_MAGIC = (b"fLaC", b"OggS", b"ID3")
 
 class MediaError(EmorecError):
     """A file that is not usable audio, an image or a video; the message says why."""
+
+
+class OverLimit(MediaError):
+    """Usable media, but larger than :class:`Limits` allow (HTTP 422); the message says which limit."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most one prediction may read (params ``serving``): each is checked from the
+    file's header before decoding, and decoding stops at it where the header is silent."""
+
+    audio_s: float = 60.0
+    image_pixels: int = 40_000_000
+    video_s: float = 60.0
+    video_frames: int = 2000
+
+    @classmethod
+    def of(cls, serving: dict) -> "Limits":
+        """The limits in params' ``serving`` section."""
+        return cls(audio_s=float(serving["max_audio_s"]), image_pixels=int(serving["max_image_pixels"]),
+                   video_s=float(serving["max_video_s"]), video_frames=int(serving["max_video_frames"]))
+
+
+def check_audio(data: bytes, limits: Limits) -> None:
+    """Refuse audio whose header declares more than ``limits.audio_s`` (headers libsndfile
+    cannot read are left to the bounded decoder)."""
+    try:
+        seconds = duration_s(data)
+    except RuntimeError:
+        return
+    if seconds > limits.audio_s:
+        raise OverLimit(f"{seconds:.0f} s of audio, over the {limits.audio_s:g}-second limit (serving.max_audio_s)")
+
+
+def check_image(data: bytes, limits: Limits) -> None:
+    """Refuse an image whose header declares more than ``limits.image_pixels`` pixels, or
+    whose header cannot be read (Pillow reads it without decoding the pixels). This limit
+    replaces Pillow's own decompression-bomb check in this process."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception as exc:  # Pillow raises many types for broken headers (SyntaxError for a bad CRC)
+        raise MediaError(f"unreadable image ({exc or type(exc).__name__})") from exc
+    if width * height > limits.image_pixels:
+        raise OverLimit(f"a {width} x {height} image, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)")
+
+
+def check_video(data: bytes, limits: Limits) -> None:
+    """Refuse a clip whose container declares more than the limits: duration, frames, or
+    pixels per frame."""
+    try:
+        info = header(data)
+    except RuntimeError as exc:
+        raise MediaError(str(exc)) from exc
+    if info.duration_s > limits.video_s:
+        raise OverLimit(f"a {info.duration_s:.0f}-second video, over the {limits.video_s:g}-second limit (serving.max_video_s)")
+    if info.frames > limits.video_frames:
+        raise OverLimit(f"a video of {info.frames} frames, over the {limits.video_frames}-frame limit (serving.max_video_frames)")
+    if info.width * info.height > limits.image_pixels:
+        raise OverLimit(f"{info.width} x {info.height} video frames, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)")
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -65,22 +137,29 @@ def sniff(data: bytes) -> str:
     raise MediaError(f"not a supported audio, image or video file (the content is {what})")
 
 
-def read_audio(data: bytes, *, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples at ``sample_rate``, whatever the format, rate or channel count."""
+def read_audio(data: bytes, *, sample_rate: int, limits: Limits = Limits()) -> np.ndarray:
+    """Mono float32 samples at ``sample_rate``, whatever the format, rate or channel count,
+    no longer than ``limits.audio_s``."""
+    check_audio(data, limits)
     try:
-        return decode_mono(data, sample_rate=sample_rate)
+        return decode_mono(data, sample_rate=sample_rate, max_seconds=limits.audio_s)
+    except TooLong as exc:
+        raise OverLimit(f"{exc} (serving.max_audio_s)") from exc
     except RuntimeError:  # libsndfile's errors; FFmpeg reads the rest
         pass
     try:
-        return decode_audio_track(data, sample_rate=sample_rate)
+        return decode_audio_track(data, sample_rate=sample_rate, max_seconds=limits.audio_s)
+    except TooLong as exc:
+        raise OverLimit(f"{exc} (serving.max_audio_s)") from exc
     except RuntimeError as exc:
         raise MediaError(f"unreadable audio ({exc})") from exc
 
 
-def read_gray_image(data: bytes) -> np.ndarray:
-    """A grayscale image [shape=(h, w), dtype=uint8] of any size."""
+def read_gray_image(data: bytes, limits: Limits = Limits()) -> np.ndarray:
+    """A grayscale image [shape=(h, w), dtype=uint8] of at most ``limits.image_pixels``."""
     import cv2
 
+    check_image(data, limits)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None or image.size == 0:
         raise MediaError("unreadable image (corrupt or an unsupported encoding)")

@@ -18,6 +18,7 @@ MLflow pyfunc models carry one, and :meth:`Predictor.from_bundle` reads it back.
 
 import json
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from emorec.features.faces import equalize
 from emorec.features.video_faces import FaceDetector, VideoFaceParams
 from emorec.fusion import fuse, to_common_space
 from emorec.models.store import TrainedModel, load_model
-from emorec.serving.media import MediaError, read_audio, read_gray_image, sniff
+from emorec.audio_io import TooLong
+from emorec.serving.media import Limits, MediaError, OverLimit, check_video, read_audio, read_gray_image, sniff
 from emorec.stages.av import pool_frames
 from emorec.tables import FACE_PIXELS
 from emorec.video_io import decode_audio_track, sample_frames
@@ -79,17 +81,22 @@ def _answer(classes: Sequence[str], proba: np.ndarray) -> dict[str, Any]:
 class Predictor:
     """Emotion (and, for a voice, speaker sex) of raw audio, image and video files."""
 
-    def __init__(self, models: Mapping[str, TrainedModel], recipe: Recipe, sources: Mapping[str, str]) -> None:
+    def __init__(self, models: Mapping[str, TrainedModel], recipe: Recipe, sources: Mapping[str, str], limits: Limits = Limits()) -> None:
         unknown = sorted(set(models) - set(ROLES))
         if unknown:
             raise ValueError(f"unknown model roles {unknown}; expected some of {', '.join(ROLES)}")
         self.models = dict(models)
         self.recipe = recipe
         self.sources = dict(sources)
+        self.limits = limits
         self.audio_params = AudioFeatureParams(**{**recipe.audio_features, "shards": 1})
         face_params = {k: v for k, v in recipe.video_faces.items() if k in VideoFaceParams.__dataclass_fields__}
         self.face_params = VideoFaceParams(**face_params)
-        self._detector: FaceDetector | None = None
+        # Several requests may run at once (emorec serve's workers): decoding and face search run
+        # side by side, each thread with its own detector; the models and the eGeMAPS extractor
+        # hold state of their own, so one thread at a time uses them.
+        self._local = threading.local()
+        self._models_lock = threading.Lock()
 
     # -- bundles -----------------------------------------------------------------------
     def save_bundle(self, directory: str | Path) -> Path:
@@ -119,9 +126,10 @@ class Predictor:
     # -- inputs ------------------------------------------------------------------------
     @property
     def detector(self) -> FaceDetector:
-        if self._detector is None:
-            self._detector = FaceDetector(self.face_params)
-        return self._detector
+        """This thread's face detector (OpenCV's cascade is not shared between threads)."""
+        if getattr(self._local, "detector", None) is None:
+            self._local.detector = FaceDetector(self.face_params)
+        return self._local.detector
 
     def _audio_rows(self, clips: Sequence[np.ndarray], speaker: str) -> pa.Table:
         n = len(clips)
@@ -161,7 +169,8 @@ class Predictor:
         return (equalize(flat) if self.face_params.equalize else flat).reshape(48, 48), where
 
     def _face_proba(self, crops: np.ndarray) -> np.ndarray:
-        return self.models["visual"].predict_proba(crops.reshape(-1, 48, 48, 1))
+        with self._models_lock:
+            return self.models["visual"].predict_proba(crops.reshape(-1, 48, 48, 1))
 
     # -- predictions -------------------------------------------------------------------
     def _need(self, role: str, what: str) -> TrainedModel:
@@ -170,6 +179,10 @@ class Predictor:
         return self.models[role]
 
     def _voice(self, clips: Sequence[np.ndarray], *, same_speaker: bool) -> list[dict[str, Any]]:
+        with self._models_lock:
+            return self._voice_alone(clips, same_speaker=same_speaker)
+
+    def _voice_alone(self, clips: Sequence[np.ndarray], *, same_speaker: bool) -> list[dict[str, Any]]:
         table = self._audio_rows(clips, "batch" if same_speaker else "upload")
         audio = self._need("audio", "audio")
         proba = audio.predict_proba(self._audio_input(audio, table, same_speaker=same_speaker))
@@ -183,20 +196,23 @@ class Predictor:
 
     def predict_image(self, data: bytes) -> dict[str, Any]:
         visual = self._need("visual", "an image")
-        crop, where = self.face_crop(read_gray_image(data))
+        crop, where = self.face_crop(read_gray_image(data, self.limits))
         answer = _answer(visual.classes, self._face_proba(crop[None])[0])
         return {**answer, "face": where, "models": {"visual": self.sources["visual"]}}
 
     def predict_video(self, data: bytes) -> dict[str, Any]:
         """Clip-level probabilities: pooled face probabilities of the sampled frames, the
         clip's own voice, and their fusion (F-score weights when the bundle has them)."""
+        check_video(data, self.limits)
         crops = []
         try:
-            frames = sample_frames(data, every=self.face_params.every) if "visual" in self.models else ()
+            frames = sample_frames(data, every=self.face_params.every, max_frames=self.limits.video_frames) if "visual" in self.models else ()
             for _, _, gray in frames:
                 face = self.detector(gray)
                 if face is not None:
                     crops.append(face.pixels.reshape(FACE_PIXELS))
+        except TooLong as exc:
+            raise OverLimit(f"{exc} (serving.max_video_frames)") from exc
         except RuntimeError as exc:
             raise MediaError(str(exc)) from exc
         out: dict[str, Any] = {"models": {}}
@@ -212,7 +228,9 @@ class Predictor:
             parts["visual"] = (visual.classes, pooled)
         if "audio" in self.models:
             try:
-                track = decode_audio_track(data, sample_rate=self.audio_params.sample_rate)
+                track = decode_audio_track(data, sample_rate=self.audio_params.sample_rate, max_seconds=self.limits.video_s)
+            except TooLong as exc:
+                raise OverLimit(f"{exc} (serving.max_video_s)") from exc
             except RuntimeError:
                 track = None  # a video-only clip: the face path alone
             if track is not None:
@@ -241,7 +259,7 @@ class Predictor:
         and, for a voice, ``sex``. Raises :class:`MediaError` for unusable input."""
         kind = sniff(data)
         if kind == "audio":
-            clip = read_audio(data, sample_rate=self.audio_params.sample_rate)
+            clip = read_audio(data, sample_rate=self.audio_params.sample_rate, limits=self.limits)
             return {"kind": kind, **self._voice([clip], same_speaker=False)[0]}
         if kind == "image":
             return {"kind": kind, **self.predict_image(data)}
@@ -249,7 +267,7 @@ class Predictor:
 
     def predict_audio_batch(self, files: Sequence[bytes]) -> list[dict[str, Any]]:
         """Audio files of one speaker, normalised together by their own statistics."""
-        clips = [read_audio(d, sample_rate=self.audio_params.sample_rate) for d in files]
+        clips = [read_audio(d, sample_rate=self.audio_params.sample_rate, limits=self.limits) for d in files]
         return [{"kind": "audio", **a} for a in self._voice(clips, same_speaker=True)]
 
 
