@@ -19,7 +19,7 @@ DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 STAGES = DVC["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 #: Params that change how fast, not what, the pipeline computes.
-NOT_RESULTS = {"resources", "reports_dir"}
+NOT_RESULTS = {"resources", "reports_dir", "serving"}  # serving limits decide what emorec serve accepts, not a result
 
 
 def dry_run(tmp_path, target: str) -> list[dict]:
