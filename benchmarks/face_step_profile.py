@@ -116,6 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--profile", nargs="*", default=["portable before: Eigen convolutions, autodiff batch norm", "portable"],
+                        help="modes to record one epoch of with TensorFlow's profiler")
     parser.add_argument("--modes", nargs="*", default=["portable", "portable before: Eigen convolutions, autodiff batch norm",
                                                         "portable, Eigen convolutions", "portable, autodiff batch norm", "fast"])
     args = parser.parse_args()
@@ -128,30 +130,36 @@ def main() -> None:
         for mode in args.modes:
             seconds[mode].append(epoch(mode, faces=args.faces))
             print(f"ran {mode}: {seconds[mode][-1]:.1f} s", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory() as trace:  # apart from the timings: the profiler slows the epoch down
-        profiled = epoch(args.modes[0], faces=args.faces, profile=trace)
-        ops = op_times(trace)
     best = {mode: min(v) for mode, v in seconds.items()}
     fast = best.get("fast")
-    print("| mode | seconds per epoch (fastest of %d) | per 28,709 faces (FER2013 Training) | vs fast |" % args.repeat)
+    print(f"| mode | seconds per epoch (fastest of {args.repeat}) | per 28,709 faces (FER2013 Training) | vs fast |")
     print("|---|---:|---:|---:|")
     for mode, s in best.items():
-        print(f"| {mode} | {s:.1f} | {s * 28709 / args.faces:.0f} | {s / fast:.2f}x |" if fast else f"| {mode} | {s:.1f} | {s * 28709 / args.faces:.0f} | |")
+        print(f"| {mode} | {s:.1f} | {s * 28709 / args.faces:.0f} | " + (f"{s / fast:.2f}x |" if fast else "|"))
+    print("\nAll runs (s): " + "; ".join(f"{mode}: {', '.join(f'{v:.1f}' for v in runs)}" for mode, runs in seconds.items()))
+    for mode in args.profile:
+        with tempfile.TemporaryDirectory() as trace:  # apart from the timings: the profiler slows the epoch down
+            profiled = epoch(mode, faces=args.faces, profile=trace)
+            print_profile(mode, profiled, op_times(trace))
+
+
+def print_profile(mode: str, profiled: float, ops: dict[str, float]) -> None:
+    """The op time of one profiled epoch by part of the step and by op type."""
     total = sum(ops.values())
     parts: dict[str, float] = {}
-    for op, s in ops.items():
-        parts[part_of(op)] = parts.get(part_of(op), 0.0) + s
     kinds: dict[str, float] = {}
     for op, s in ops.items():
+        parts[part_of(op)] = parts.get(part_of(op), 0.0) + s
         kinds[op.rpartition(":")[2]] = kinds.get(op.rpartition(":")[2], 0.0) + s
-    print(f"\nProfile of one {args.modes[0]} epoch under TensorFlow's profiler ({profiled:.1f} s of wall time with the profiler on;"
-          f" the ops' own time {total:.1f} s, the rest is Python, Keras and feeding the batches). Small ops are inflated most by the profiler.")
+    print(f"\nProfile of one epoch, {mode}, under TensorFlow's profiler ({profiled:.1f} s of wall time with the profiler on;"
+          f" the ops' own time {total:.1f} s: ops that run side by side (inter-op parallelism 2) both count,"
+          " and the profiler inflates small ops most)")
     print("\n| part of the step | op seconds | share of op time |\n|---|---:|---:|")
     for part, s in sorted(parts.items(), key=lambda kv: -kv[1]):
         if s >= 0.002 * total:
             print(f"| {part} | {s:.2f} | {100 * s / total:.1f}% |")
     print("\n| op type | seconds | share of op time |\n|---|---:|---:|")
-    for kind, s in sorted(kinds.items(), key=lambda kv: -kv[1])[:15]:
+    for kind, s in sorted(kinds.items(), key=lambda kv: -kv[1])[:12]:
         print(f"| {kind} | {s:.2f} | {100 * s / total:.1f}% |")
 
 
