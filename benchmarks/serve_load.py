@@ -6,8 +6,9 @@ WORKDIR is a finished demo run (``data/raw/demo`` and the trained models). The s
 127.0.0.1 with the params' ``serving`` limits; ``--clients`` threads post files for
 ``--seconds``, each picking the next file of a fixed mix: demo WAVs, face PNGs and MP4 clips,
 and a few hostile files (a three-hour silent FLAC, a PNG declaring 20000 x 20000 pixels, text).
-Expected refusals (413, 415, 422, and 503 when every worker and queue place is taken) are
-counted apart from unexpected errors (any other 5xx, or a connection error). Nothing is
+Expected refusals (413, 415, 422, and 503 when every worker and queue place is taken, after
+which a client waits as ``Retry-After`` says) are counted apart from unexpected errors (any
+other 5xx, or a connection error). Nothing is
 asserted: the committed output is the record.
 """
 
@@ -90,8 +91,10 @@ def main() -> None:
             kind, data = mix[i % len(mix)]
             i += args.clients
             began = time.perf_counter()
+            retry = 0.0
             try:
-                status = session.post(f"{url}/predict", data=data, timeout=120).status_code
+                answer = session.post(f"{url}/predict", data=data, timeout=120)
+                status, retry = answer.status_code, float(answer.headers.get("Retry-After", 0))
             except requests.RequestException as exc:
                 status = f"connection error ({type(exc).__name__})"
             seconds = time.perf_counter() - began
@@ -99,6 +102,8 @@ def main() -> None:
                 outcomes[(kind, status)] += 1
                 if status == 200 or (kind == "hostile" and status in (413, 415, 422)):
                     latencies[kind].append(seconds)
+            if status == 503:
+                time.sleep(min(retry, max(0.0, deadline - time.perf_counter())))  # a well-behaved client honours Retry-After
 
     watcher = threading.Thread(target=watch)
     watcher.start()

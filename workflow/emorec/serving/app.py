@@ -17,7 +17,9 @@ Every refusal is a status and a one-line ``error``:
 | 504 | the prediction took longer than ``timeout_s`` |
 
 Predictions run in a pool of ``workers`` threads, so the event loop (``/health``, refusals)
-always answers. A request holds a worker slot from before its body is read until its
+always answers. Before a request waits for a worker, one more thread reads its headers
+(:meth:`Predictor.check`), so a decompression bomb is refused in milliseconds however busy
+the workers are. A request holds a worker slot from before its body is read until its
 prediction ends, even past its 504 or after its client left: the server never starts more
 work than its workers can finish.
 """
@@ -111,6 +113,7 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
                timeout_s: float = 60.0) -> Starlette:
     """The Starlette app serving ``predictor`` (see the module docstring for the limits)."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emorec-predict")
+    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emorec-check")
     slots = {"taken": 0}  # requests holding a slot: reading, waiting for a worker or predicting
     capacity = workers + queue
 
@@ -143,7 +146,16 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
             except asyncio.TimeoutError:
                 return refuse(408, f"the upload did not arrive within {timeout_s:g} s")
             name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
-            work = asyncio.get_running_loop().run_in_executor(pool, predictor.predict, body)
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(loop.run_in_executor(checks, predictor.check, body), timeout=timeout_s)
+            except asyncio.TimeoutError:
+                return refuse(504, f"no answer within {timeout_s:g} s", name)
+            except OverLimit as exc:
+                return refuse(422, str(exc), name)
+            except EmorecError as exc:
+                return refuse(415, str(exc), name)
+            work = loop.run_in_executor(pool, predictor.predict, body)
             work.add_done_callback(release)  # the slot is free when the work ends, not when we stop waiting
             submitted = True
             try:
