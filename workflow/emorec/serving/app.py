@@ -132,10 +132,12 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
 
     async def predict(request: Request) -> JSONResponse:
         declared = int(request.headers.get("content-length") or 0)
+        # refused before the body is read: the connection closes, so a client does not send its
+        # next request into the unread rest of this one
         if declared > max_bytes:
-            return refuse(413, f"upload of {declared} bytes is over the {max_bytes}-byte limit")
+            return refuse(413, f"upload of {declared} bytes is over the {max_bytes}-byte limit", Connection="close")
         if slots["taken"] >= capacity:
-            return refuse(503, f"busy: {workers} predictions running and {queue} waiting", **{"Retry-After": "5"})
+            return refuse(503, f"busy: {workers} predictions running and {queue} waiting", **{"Retry-After": "5", "Connection": "close"})
         slots["taken"] += 1
         submitted = False
         try:
