@@ -124,6 +124,17 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
     def release(*_: Any) -> None:
         slots["taken"] -= 1
 
+    async def outcome(future: Any, name: str) -> Any:
+        """What ``future`` returns, or the refusal its error or the time limit calls for."""
+        try:
+            return await asyncio.wait_for(future, timeout=timeout_s)
+        except asyncio.TimeoutError:
+            return refuse(504, f"no answer within {timeout_s:g} s", name)
+        except OverLimit as exc:
+            return refuse(422, str(exc), name)
+        except EmorecError as exc:
+            return refuse(415, str(exc), name)
+
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE)
 
@@ -149,26 +160,14 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
                 return refuse(408, f"the upload did not arrive within {timeout_s:g} s")
             name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
             loop = asyncio.get_running_loop()
-            try:
-                await asyncio.wait_for(loop.run_in_executor(checks, predictor.check, body), timeout=timeout_s)
-            except asyncio.TimeoutError:
-                return refuse(504, f"no answer within {timeout_s:g} s", name)
-            except OverLimit as exc:
-                return refuse(422, str(exc), name)
-            except EmorecError as exc:
-                return refuse(415, str(exc), name)
+            checked = await outcome(loop.run_in_executor(checks, predictor.check, body), name)
+            if isinstance(checked, JSONResponse):
+                return checked
             work = loop.run_in_executor(pool, predictor.predict, body)
             work.add_done_callback(release)  # the slot is free when the work ends, not when we stop waiting
             submitted = True
-            try:
-                answer: dict[str, Any] = await asyncio.wait_for(asyncio.shield(work), timeout=timeout_s)
-            except asyncio.TimeoutError:
-                return refuse(504, f"no answer within {timeout_s:g} s", name)
-            except OverLimit as exc:
-                return refuse(422, str(exc), name)
-            except EmorecError as exc:
-                return refuse(415, str(exc), name)
-            return JSONResponse({"input": name, **answer})
+            answer = await outcome(asyncio.shield(work), name)
+            return answer if isinstance(answer, JSONResponse) else JSONResponse({"input": name, **answer})
         finally:
             if not submitted:
                 release()
