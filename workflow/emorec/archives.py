@@ -17,7 +17,7 @@ from typing import Protocol
 from emorec.errors import DataError
 
 MISSING_HINT = (
-    "Download the corpus (see README, 'Real data') and put it there, point params.yaml "
+    "Download the corpus (see docs/data.md) and put it there, point params.yaml "
     "(corpora.<name>.archive) or a --configfile at it, or keep the default demo paths "
     "(data/raw/demo/...) that the demo rules generate."
 )
