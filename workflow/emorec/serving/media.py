@@ -137,22 +137,26 @@ def sniff(data: bytes) -> str:
     raise MediaError(f"not a supported audio, image or video file (the content is {what})")
 
 
+def check(data: bytes, limits: Limits) -> str:
+    """The kind of media in ``data`` (:func:`sniff`), refused when its header declares more
+    than ``limits``: milliseconds, nothing decoded."""
+    kind = sniff(data)
+    {"audio": check_audio, "image": check_image, "video": check_video}[kind](data, limits)
+    return kind
+
+
 def read_audio(data: bytes, *, sample_rate: int, limits: Limits = Limits()) -> np.ndarray:
     """Mono float32 samples at ``sample_rate``, whatever the format, rate or channel count,
     no longer than ``limits.audio_s``."""
     check_audio(data, limits)
-    try:
-        return decode_mono(data, sample_rate=sample_rate, max_seconds=limits.audio_s)
-    except TooLong as exc:
-        raise OverLimit(f"{exc} (serving.max_audio_s)") from exc
-    except RuntimeError:  # libsndfile's errors; FFmpeg reads the rest
-        pass
-    try:
-        return decode_audio_track(data, sample_rate=sample_rate, max_seconds=limits.audio_s)
-    except TooLong as exc:
-        raise OverLimit(f"{exc} (serving.max_audio_s)") from exc
-    except RuntimeError as exc:
-        raise MediaError(f"unreadable audio ({exc})") from exc
+    for decode in (decode_mono, decode_audio_track):  # libsndfile, then FFmpeg for what it cannot read
+        try:
+            return decode(data, sample_rate=sample_rate, max_seconds=limits.audio_s)
+        except TooLong as exc:
+            raise OverLimit(f"{exc} (serving.max_audio_s)") from exc
+        except RuntimeError as exc:
+            failure = exc
+    raise MediaError(f"unreadable audio ({failure})") from failure
 
 
 def read_gray_image(data: bytes, limits: Limits = Limits()) -> np.ndarray:

@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from emorec.audio_io import TooLong
 from emorec.datasets import model_input, speaker_baseline, split_rows
 from emorec.features.audio import AudioFeatureParams, audio_feature_table
 from emorec.features.faces import equalize
 from emorec.features.video_faces import FaceDetector, VideoFaceParams
 from emorec.fusion import fuse, to_common_space
 from emorec.models.store import TrainedModel, load_model
-from emorec.audio_io import TooLong
-from emorec.serving.media import Limits, MediaError, OverLimit, check_audio, check_image, check_video, read_audio, read_gray_image, sniff
+from emorec.serving.media import Limits, MediaError, OverLimit, check, check_video, read_audio, read_gray_image, sniff
 from emorec.stages.av import pool_frames
 from emorec.tables import FACE_PIXELS
 from emorec.video_io import decode_audio_track, sample_frames
@@ -257,14 +257,7 @@ class Predictor:
     def check(self, data: bytes) -> str:
         """The kind of media in ``data``, refused (:class:`MediaError`, :class:`OverLimit`) when
         it is unusable or its header declares more than :attr:`limits`: milliseconds, no decoding."""
-        kind = sniff(data)
-        if kind == "audio":
-            check_audio(data, self.limits)
-        elif kind == "image":
-            check_image(data, self.limits)
-        else:
-            check_video(data, self.limits)
-        return kind
+        return check(data, self.limits)
 
     def predict(self, data: bytes) -> dict[str, Any]:
         """The answer for one file's bytes: ``kind``, ``label``, ``probabilities``, ``models``
