@@ -36,11 +36,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
-EMULATED = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}
+EMULATED = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
 KNOBS = [*({k: v} for k, v in EMULATED.items()), {"TF_ENABLE_ONEDNN_OPTS": "0"}]
 CLEAN = [*EMULATED, "TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED"]
 
@@ -57,11 +60,30 @@ def digest(array: np.ndarray) -> str:
 def outputs(workdir: Path) -> dict[str, str]:
     """A digest of each stage's numbers."""
     audio = pq.read_table(workdir / "data/features/audio.parquet")
-    numeric = [c for c in audio.column_names if c not in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")]
-    found = {"features": digest(np.concatenate([audio.column(c).combine_chunks().flatten().to_numpy(zero_copy_only=False) if c == "logmel" else audio.column(c).to_numpy() for c in numeric]))}
-    for path in sorted(workdir.glob("reports/*/*/predictions.parquet")) + [workdir / "reports/fusion/predictions.parquet"]:
+    numeric = [
+        c
+        for c in audio.column_names
+        if c not in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")
+    ]
+    found = {
+        "features": digest(
+            np.concatenate(
+                [
+                    audio.column(c).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+                    if c == "logmel"
+                    else audio.column(c).to_numpy()
+                    for c in numeric
+                ]
+            )
+        )
+    }
+    for path in sorted(workdir.glob("reports/*/*/predictions.parquet")) + [
+        workdir / "reports/fusion/predictions.parquet"
+    ]:
         table = pq.read_table(path)
-        found[str(path.parent.relative_to(workdir / "reports"))] = digest(np.column_stack([table.column(c).to_numpy() for c in table.column_names if c.startswith("p_")]))
+        found[str(path.parent.relative_to(workdir / "reports"))] = digest(
+            np.column_stack([table.column(c).to_numpy() for c in table.column_names if c.startswith("p_")])
+        )
     found["metrics.json"] = hashlib.sha256((workdir / "reports/metrics.json").read_bytes()).hexdigest()[:12]
     return found
 
@@ -70,9 +92,24 @@ def run_dag(mode: str, extra: dict[str, str]) -> tuple[float, dict[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", tmp, "-j2",
-             "--configfile", str(TINY), "--config", f"determinism={mode}", "--quiet"],
-            check=True, env=env_with(extra), capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--snakefile",
+                str(REPO / "Snakefile"),
+                "--directory",
+                tmp,
+                "-j2",
+                "--configfile",
+                str(TINY),
+                "--config",
+                f"determinism={mode}",
+                "--quiet",
+            ],
+            check=True,
+            env=env_with(extra),
+            capture_output=True,
         )
         return time.perf_counter() - start, outputs(Path(tmp))
 
@@ -102,15 +139,26 @@ def face_epoch(mode: str, *, faces: int, prefix: list[str] | None = None) -> tup
     """One epoch of the real-data face CNN on ``faces`` random faces, run as ``prefix`` + python
     (an emulator): seconds, the training loss and a digest of the trained weights. ``mode`` is
     a determinism mode or one of :data:`CONTROLS`."""
-    code = EPOCH.format(workflow=str(REPO / "workflow"), mode="portable" if mode in CONTROLS else mode, control=CONTROLS.get(mode, ""),
-                        real=str(REPO / "config" / "real.yaml"), faces=faces)
-    out = subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, env=env_with({}), capture_output=True, text=True)
+    code = EPOCH.format(
+        workflow=str(REPO / "workflow"),
+        mode="portable" if mode in CONTROLS else mode,
+        control=CONTROLS.get(mode, ""),
+        real=str(REPO / "config" / "real.yaml"),
+        faces=faces,
+    )
+    out = subprocess.run(
+        [*(prefix or []), sys.executable, "-c", code],
+        check=True,
+        env=env_with({}),
+        capture_output=True,
+        text=True,
+    )
     seconds, loss, weights = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), loss, weights
 
 
 #: x86-64 machine code of ``void cpuid(uint32 leaf, uint32 subleaf, uint32 out[4])`` (System V ABI).
-CPUID_CODE = bytes.fromhex("53" "89f8" "89f1" "4989d0" "0fa2" "418900" "41895804" "41894808" "4189500c" "5b" "c3")
+CPUID_CODE = bytes.fromhex("5389f889f14989d00fa241890041895804418948084189500c5bc3")
 
 CPU_PROBE = """
 import ctypes, mmap
@@ -144,7 +192,9 @@ def cpu_description(prefix: list[str] | None = None) -> str:
     """What the CPUID instruction reports (vendor, family, model, L1d, L2 and L3 sizes), natively
     or under ``prefix`` (an emulator): what the libraries see when they pick and size kernels."""
     code = CPU_PROBE.format(code=CPUID_CODE)
-    return subprocess.run([*(prefix or []), sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [*(prefix or []), sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 #: Controls of ``--cpu-models``: portable mode less one of its parts, as code run before TensorFlow loads.
@@ -168,40 +218,66 @@ def cpu_models() -> None:
     if qemu is None:
         sys.exit("--cpu-models needs qemu-x86_64 (Debian: apt-get install qemu-user)")
     faces = 64  # one batch of the real recipe
-    print(f"One training step of the real-data face CNN (config/real.yaml) on {faces} random faces, 2 threads,")
+    print(
+        f"One training step of the real-data face CNN (config/real.yaml) on {faces} random faces, 2 threads,"
+    )
     print("natively and under QEMU user-mode emulation of other CPU models (qemu-x86_64 -cpu MODEL)\n")
     print("| determinism | CPU | what CPUID reports | training loss | weights (sha256) | same as native |")
     print("|---|---|---|---|---|---|")
-    runs = [(mode, model) for mode in ("portable", "portable, CPU's caches", "fast") for model in [None, *QEMU_MODELS]]
+    runs = [
+        (mode, model)
+        for mode in ("portable", "portable, CPU's caches", "fast")
+        for model in [None, *QEMU_MODELS]
+    ]
     prefix = lambda model: None if model is None else [qemu, "-cpu", model]
     with ThreadPoolExecutor(2) as pool:
         steps = list(pool.map(lambda run: face_epoch(run[0], faces=faces, prefix=prefix(run[1])), runs))
         cpus = list(pool.map(lambda model: cpu_description(prefix(model)), [None, *QEMU_MODELS]))
     for (mode, model), (_, loss, weights), cpu in zip(runs, steps, cpus * 3):
         native = steps[runs.index((mode, None))][2]
-        print(f"| {mode} | {model or 'native'} | {cpu} | {loss} | {weights} | {'yes' if weights == native else 'NO'} |", flush=True)
+        print(
+            f"| {mode} | {model or 'native'} | {cpu} | {loss} | {weights} | {'yes' if weights == native else 'NO'} |",
+            flush=True,
+        )
     _, loss, weights = face_epoch("portable, Eigen convolutions", faces=faces)
     same = "the same as" if weights == steps[0][2] else "NOT the same as"
-    print(f"\nNatively with Eigen's convolutions instead of oneDNN's, as TensorFlow chooses by itself on CPUs without VNNI or AMX"
-          f" unless portable mode turns oneDNN's on: loss {loss}, weights {weights}, {same} portable mode's")
+    print(
+        f"\nNatively with Eigen's convolutions instead of oneDNN's, as TensorFlow chooses by itself on CPUs without VNNI or AMX"
+        f" unless portable mode turns oneDNN's on: loss {loss}, weights {weights}, {same} portable mode's"
+    )
     seconds: dict[str, list[float]] = {"portable": [], "fast": []}
     for _ in range(2):  # alternating, the faster of two each: this machine is shared and noisy
         for mode in seconds:
             seconds[mode].append(face_epoch(mode, faces=4096)[0])
     portable, fast = min(seconds["portable"]), min(seconds["fast"])
-    print(f"\nOne epoch of the same network on 4,096 faces natively, the faster of two alternating runs: portable {portable:.1f} s, fast {fast:.1f} s: portable costs {portable / fast:.2f}x here")
+    print(
+        f"\nOne epoch of the same network on 4,096 faces natively, the faster of two alternating runs: portable {portable:.1f} s, fast {fast:.1f} s: portable costs {portable / fast:.2f}x here"
+    )
 
 
 def main() -> None:
     import numpy
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {' '.join(numpy._core._multiarray_umath.__cpu_features__.get(f) and f or '' for f in ('AVX2', 'AVX512F', 'AVX512_SPR')).split()}")
-    settings = [("portable", {}), ("portable", EMULATED), ("fast", {}), ("fast", EMULATED), *(("fast", knob) for knob in KNOBS)]
+    features = numpy._core._multiarray_umath.__cpu_features__  # type: ignore[attr-defined]  # no public API for NumPy's CPU dispatch
+    found_isa = [f for f in ("AVX2", "AVX512F", "AVX512_SPR") if features.get(f)]
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {' '.join(found_isa)}"
+    )
+    settings = [
+        ("portable", {}),
+        ("portable", EMULATED),
+        ("fast", {}),
+        ("fast", EMULATED),
+        *(("fast", knob) for knob in KNOBS),
+    ]
     results = []
     for mode, extra in settings:
         seconds, found = run_dag(mode, extra)
         results.append((mode, extra, seconds, found))
-        print(f"ran {mode:8s} {' '.join(f'{k}={v}' for k, v in extra.items()) or '(defaults)'}: {seconds:.1f} s", flush=True)
+        print(
+            f"ran {mode:8s} {' '.join(f'{k}={v}' for k, v in extra.items()) or '(defaults)'}: {seconds:.1f} s",
+            flush=True,
+        )
     stages = list(results[0][3])
 
     def table(title: str, base: dict[str, str], rows: list) -> None:
@@ -210,14 +286,30 @@ def main() -> None:
         print("|---|---|" + "---|" * len(stages) + "---:|")
         for mode, extra, seconds, found in rows:
             cells = ["=" if found.get(s) == base[s] else "x" for s in stages]
-            print(f"| {mode} | {' '.join(f'{k}={v}' for k, v in extra.items()) or 'defaults'} | " + " | ".join(cells) + f" | {seconds:.1f} |")
+            print(
+                f"| {mode} | {' '.join(f'{k}={v}' for k, v in extra.items()) or 'defaults'} | "
+                + " | ".join(cells)
+                + f" | {seconds:.1f} |"
+            )
 
-    table("Tiny demo DAG against determinism=portable with this machine's defaults: another CPU, emulated, changes nothing in portable mode", results[0][3], results)
-    table("Which stage each knob moves on its own, against determinism=fast with this machine's defaults", results[2][3], results[2:])
+    table(
+        "Tiny demo DAG against determinism=portable with this machine's defaults: another CPU, emulated, changes nothing in portable mode",
+        results[0][3],
+        results,
+    )
+    table(
+        "Which stage each knob moves on its own, against determinism=fast with this machine's defaults",
+        results[2][3],
+        results[2:],
+    )
     portable, fast = face_epoch("portable", faces=4096)[0], face_epoch("fast", faces=4096)[0]
-    print(f"\nOne epoch of the real-data face CNN (config/real.yaml, 4,096 faces, 2 threads): portable {portable:.1f} s, fast {fast:.1f} s: portable costs {portable / fast:.2f}x")
+    print(
+        f"\nOne epoch of the real-data face CNN (config/real.yaml, 4,096 faces, 2 threads): portable {portable:.1f} s, fast {fast:.1f} s: portable costs {portable / fast:.2f}x"
+    )
     dag_portable, dag_fast = results[0][2], results[2][2]
-    print(f"Tiny demo DAG wall time: portable {dag_portable:.1f} s, fast {dag_fast:.1f} s ({dag_portable / dag_fast:.2f}x)")
+    print(
+        f"Tiny demo DAG wall time: portable {dag_portable:.1f} s, fast {dag_fast:.1f} s ({dag_portable / dag_fast:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from emorec.runner import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 
 EPOCH = """
@@ -60,18 +62,39 @@ CONTROLS = {
 
 
 #: Parts of the network, by the Keras layer an op's name is scoped under ("" : anything else).
-LAYERS = {"conv2d": "convolution", "batch_normalization": "batch normalisation", "dense": "dense layers",
-          "max_pooling2d": "pooling", "global_average_pooling2d": "pooling", "activation": "ReLU",
-          "random_": "augmentation", "cropping2d": "cropping", "rescaling": "rescaling", "dropout": "dropout"}
+LAYERS = {
+    "conv2d": "convolution",
+    "batch_normalization": "batch normalisation",
+    "dense": "dense layers",
+    "max_pooling2d": "pooling",
+    "global_average_pooling2d": "pooling",
+    "activation": "ReLU",
+    "random_": "augmentation",
+    "cropping2d": "cropping",
+    "rescaling": "rescaling",
+    "dropout": "dropout",
+}
 
 
 def epoch(mode: str, *, faces: int, profile: str = "") -> float:
     """Seconds of one epoch on ``faces`` random faces in ``mode`` (a determinism mode or one of
     :data:`CONTROLS`), in a fresh process; with ``profile`` a TensorFlow trace goes there."""
-    code = EPOCH.format(workflow=str(REPO / "workflow"), determinism="portable" if mode in CONTROLS else mode,
-                        control=CONTROLS.get(mode, ""), real=str(REPO / "config" / "real.yaml"), faces=faces, profile=profile)
+    code = EPOCH.format(
+        workflow=str(REPO / "workflow"),
+        determinism="portable" if mode in CONTROLS else mode,
+        control=CONTROLS.get(mode, ""),
+        real=str(REPO / "config" / "real.yaml"),
+        faces=faces,
+        profile=profile,
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")}
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env={**env, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONWARNINGS": "ignore"},
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
 
 
@@ -105,7 +128,11 @@ def part_of(name: str) -> str:
     for key, part in LAYERS.items():
         if f"/{key}" in scope:
             return f"{part}, {direction}"
-    if "optimizer" in scope.lower() or "adam" in scope.lower() or kind.startswith(("ResourceApply", "Assign")):
+    if (
+        "optimizer" in scope.lower()
+        or "adam" in scope.lower()
+        or kind.startswith(("ResourceApply", "Assign"))
+    ):
         return "optimiser"
     if "loss" in scope or "compile_metrics" in scope or "metrics" in scope:
         return "loss and metrics"
@@ -116,15 +143,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--profile", nargs="*", default=["portable before: Eigen convolutions, autodiff batch norm", "portable"],
-                        help="modes to record one epoch of with TensorFlow's profiler")
-    parser.add_argument("--modes", nargs="*", default=["portable", "portable before: Eigen convolutions, autodiff batch norm",
-                                                        "portable, Eigen convolutions", "portable, autodiff batch norm", "fast"])
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        default=["portable before: Eigen convolutions, autodiff batch norm", "portable"],
+        help="modes to record one epoch of with TensorFlow's profiler",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=[
+            "portable",
+            "portable before: Eigen convolutions, autodiff batch norm",
+            "portable, Eigen convolutions",
+            "portable, autodiff batch norm",
+            "fast",
+        ],
+    )
     args = parser.parse_args()
-    import platform
-
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    print(f"machine: {cpu}, {os.cpu_count()} cores; one epoch of the real-data face CNN (config/real.yaml) on {args.faces} random faces, 2 threads\n")
+    cpu = cpu_model()
+    print(
+        f"machine: {cpu}, {os.cpu_count()} cores; one epoch of the real-data face CNN (config/real.yaml) on {args.faces} random faces, 2 threads\n"
+    )
     seconds: dict[str, list[float]] = {mode: [] for mode in args.modes}
     for _ in range(args.repeat):
         for mode in args.modes:
@@ -132,13 +172,22 @@ def main() -> None:
             print(f"ran {mode}: {seconds[mode][-1]:.1f} s", file=sys.stderr, flush=True)
     best = {mode: min(v) for mode, v in seconds.items()}
     fast = best.get("fast")
-    print(f"| mode | seconds per epoch (fastest of {args.repeat}) | per 28,709 faces (FER2013 Training) | vs fast |")
+    print(
+        f"| mode | seconds per epoch (fastest of {args.repeat}) | per 28,709 faces (FER2013 Training) | vs fast |"
+    )
     print("|---|---:|---:|---:|")
     for mode, s in best.items():
-        print(f"| {mode} | {s:.1f} | {s * 28709 / args.faces:.0f} | " + (f"{s / fast:.2f}x |" if fast else "|"))
-    print("\nAll runs (s): " + "; ".join(f"{mode}: {', '.join(f'{v:.1f}' for v in runs)}" for mode, runs in seconds.items()))
+        print(
+            f"| {mode} | {s:.1f} | {s * 28709 / args.faces:.0f} | " + (f"{s / fast:.2f}x |" if fast else "|")
+        )
+    print(
+        "\nAll runs (s): "
+        + "; ".join(f"{mode}: {', '.join(f'{v:.1f}' for v in runs)}" for mode, runs in seconds.items())
+    )
     for mode in args.profile:
-        with tempfile.TemporaryDirectory() as trace:  # apart from the timings: the profiler slows the epoch down
+        with (
+            tempfile.TemporaryDirectory() as trace
+        ):  # apart from the timings: the profiler slows the epoch down
             profiled = epoch(mode, faces=args.faces, profile=trace)
             print_profile(mode, profiled, op_times(trace))
 
@@ -151,9 +200,11 @@ def print_profile(mode: str, profiled: float, ops: dict[str, float]) -> None:
     for op, s in ops.items():
         parts[part_of(op)] = parts.get(part_of(op), 0.0) + s
         kinds[op.rpartition(":")[2]] = kinds.get(op.rpartition(":")[2], 0.0) + s
-    print(f"\nProfile of one epoch, {mode}, under TensorFlow's profiler ({profiled:.1f} s of wall time with the profiler on;"
-          f" the ops' own time {total:.1f} s: ops that run side by side (inter-op parallelism 2) both count,"
-          " and the profiler inflates small ops most)")
+    print(
+        f"\nProfile of one epoch, {mode}, under TensorFlow's profiler ({profiled:.1f} s of wall time with the profiler on;"
+        f" the ops' own time {total:.1f} s: ops that run side by side (inter-op parallelism 2) both count,"
+        " and the profiler inflates small ops most)"
+    )
     print("\n| part of the step | op seconds | share of op time |\n|---|---:|---:|")
     for part, s in sorted(parts.items(), key=lambda kv: -kv[1]):
         if s >= 0.002 * total:

@@ -20,6 +20,7 @@ un-augmented training faces (:mod:`emorec.models.batch_norm`) and scores every r
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--shift", type=int, nargs="*", default=[1, 2, 3])
-    parser.add_argument("--diagonal", action="store_true", help="also each shift with the corner moves, and all shifts together")
-    parser.add_argument("--crop", type=int, nargs="*", default=[], help="also the network on views with this border cut off (0: the whole face)")
-    parser.add_argument("--recalibrate-bn", action="store_true", help="then every row again with batch-norm statistics recomputed on the training faces")
+    parser.add_argument(
+        "--diagonal",
+        action="store_true",
+        help="also each shift with the corner moves, and all shifts together",
+    )
+    parser.add_argument(
+        "--crop",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also the network on views with this border cut off (0: the whole face)",
+    )
+    parser.add_argument(
+        "--recalibrate-bn",
+        action="store_true",
+        help="then every row again with batch-norm statistics recomputed on the training faces",
+    )
     parser.add_argument("--with", dest="other", type=Path, help="another trained face model's folder")
     args = parser.parse_args()
     set_pipeline_env(2, determinism="portable")
@@ -47,11 +62,15 @@ def main() -> None:
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
     table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
     hp = card["hyper_parameters"]
-    cores = {"": core}  # the saved network, and with --crop the same weights on views that cut another border off
+    cores = {
+        "": core
+    }  # the saved network, and with --crop the same weights on views that cut another border off
     side = int(core.input_shape[1])
     for px in args.crop:
-        cores[f"{side - 2 * px} x {side - 2 * px} (crop {px}): "] = keras_nets.recropped(core, crop_px=px, hp=hp)
-    variants = {}
+        cores[f"{side - 2 * px} x {side - 2 * px} (crop {px}): "] = keras_nets.recropped(
+            core, crop_px=px, hp=hp
+        )
+    variants: dict[str, tuple[Any, int | str]] = {}
     moves = list(args.shift) + ([args.shift] if len(args.shift) > 1 else [])
     for prefix, network in cores.items():
         if not prefix:
@@ -61,34 +80,63 @@ def main() -> None:
             for px in moves:
                 name = f"{prefix}mirror + {','.join(map(str, np.atleast_1d(px)))} px shifts{' and corners' if diagonal else ''}"
                 views = 2 * len(keras_nets.view_moves(px, diagonal=diagonal))
-                variants[name] = (keras_nets.with_test_time_averaging(network, flip=True, shift_px=px, diagonal=diagonal), views)
-    networks = [layer for layer in core.layers if layer.name.startswith("face_cnn_")]  # an ensemble's (members > 1)
+                variants[name] = (
+                    keras_nets.with_test_time_averaging(network, flip=True, shift_px=px, diagonal=diagonal),
+                    views,
+                )
+    networks = [
+        layer for layer in core.layers if layer.name.startswith("face_cnn_")
+    ]  # an ensemble's (members > 1)
     for k, network in enumerate(networks, 1):
         averaged = keras_nets.with_test_time_averaging(
-            network, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0), diagonal=hp.get("tta_diagonal", False))
+            network,
+            flip=hp.get("tta_flip", False),
+            shift_px=hp.get("tta_shift_px", 0),
+            diagonal=hp.get("tta_diagonal", False),
+        )
         variants[f"network {k} of {len(networks)} alone, as saved"] = (averaged, "as saved")
     if args.other:
         other = load_model(args.other).estimator
-        variants |= {"this model as saved": (trained.estimator, "as saved"), f"{args.other} as saved": (other, "as saved"),
-                     "mean of the two as saved": (_Mean(trained.estimator, other), "as saved")}
-    history = card["history"] if isinstance(card["history"], list) else [card["history"]]  # one dict before ensembles
+        variants |= {
+            "this model as saved": (trained.estimator, "as saved"),
+            f"{args.other} as saved": (other, "as saved"),
+            "mean of the two as saved": (_Mean(trained.estimator, other), "as saved"),
+        }
+    history = (
+        card["history"] if isinstance(card["history"], list) else [card["history"]]
+    )  # one dict before ensembles
     epochs = [s for network in history for s in network["epoch_seconds"]]
-    print(f"face CNN of {args.workdir}: {len(history)} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
-          f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)")
-    print("| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |")
+    print(
+        f"face CNN of {args.workdir}: {len(history)} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
+        f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)"
+    )
+    print(
+        "| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     splits = {}
     for split in ("val", "test"):
         rows = split_rows(table, split)
-        splits[split] = (model_input(rows, "pixels"), encode(np.asarray(rows.column("label").to_pylist()), trained.classes))
+        splits[split] = (
+            model_input(rows, "pixels"),
+            encode(np.asarray(rows.column("label").to_pylist()), trained.classes),
+        )
     _score(variants, splits, trained.classes)
     if args.recalibrate_bn:
         started = time.perf_counter()
         faces = model_input(split_rows(table, "train"), "pixels")
-        layers = sum(batch_norm.recalibrate(network, faces) for network in [core, *networks])  # an ensemble's BN layers are its networks'
-        print(f"| *batch-norm statistics of {layers} layers recomputed on the un-augmented training faces* | | | | | | "
-              f"{time.perf_counter() - started:.0f} |")
-        _score({f"BN recalibrated: {name}": variant for name, variant in variants.items()}, splits, trained.classes)
+        layers = sum(
+            batch_norm.recalibrate(network, faces) for network in [core, *networks]
+        )  # an ensemble's BN layers are its networks'
+        print(
+            f"| *batch-norm statistics of {layers} layers recomputed on the un-augmented training faces* | | | | | | "
+            f"{time.perf_counter() - started:.0f} |"
+        )
+        _score(
+            {f"BN recalibrated: {name}": variant for name, variant in variants.items()},
+            splits,
+            trained.classes,
+        )
 
 
 def _score(variants: dict, splits: dict, classes: list[str]) -> None:

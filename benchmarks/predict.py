@@ -25,7 +25,7 @@ SPEECH = REPO.parent / "shared" / "data" / "ravdess" / "Audio_Speech_Actors_01-2
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def timed(label: str, steps: list[tuple[str, float]]):  # noqa: ANN201 - a context manager
+def timed(label: str, steps: list[tuple[str, float]]):
     class Step:
         def __enter__(self) -> None:
             self.start = time.perf_counter()
@@ -52,8 +52,12 @@ def main() -> None:
         clips = [z.read(n) for n in names]
     with timed("first prediction (openSMILE and TensorFlow warm-up)", steps):
         predictor.predict(clips[0])
-    print(f"# emorec predict: start-up and per-file cost; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print(f"# checkout {CHECKOUT.name} {' '.join(CONFIGFILES)}; audio model {predictor.sources.get('audio')}, sex {predictor.sources.get('sex')}, visual {predictor.sources.get('visual')}")
+    print(
+        f"# emorec predict: start-up and per-file cost; {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
+    print(
+        f"# checkout {CHECKOUT.name} {' '.join(CONFIGFILES)}; audio model {predictor.sources.get('audio')}, sex {predictor.sources.get('sex')}, visual {predictor.sources.get('visual')}"
+    )
     print("\nstart-up step                                                            seconds")
     for label, seconds in steps:
         print(f"{label:<72} {seconds:7.2f}")
@@ -64,9 +68,13 @@ def main() -> None:
         start = time.perf_counter()
         predictor.predict(data)
         per_clip.append(time.perf_counter() - start)
-    seconds = [len(d) / 32000 for d in clips]
-    print(f"\nreal RAVDESS WAVs (actor 24, {len(clips)} clips, {min(seconds):.1f}-{max(seconds):.1f} s of audio, emotion + sex):")
-    print(f"  median {1000 * statistics.median(per_clip):.1f} ms, p90 {1000 * sorted(per_clip)[int(0.9 * len(per_clip))]:.1f} ms per file")
+    lengths = [len(d) / 32000 for d in clips]
+    print(
+        f"\nreal RAVDESS WAVs (actor 24, {len(clips)} clips, {min(lengths):.1f}-{max(lengths):.1f} s of audio, emotion + sex):"
+    )
+    print(
+        f"  median {1000 * statistics.median(per_clip):.1f} ms, p90 {1000 * sorted(per_clip)[int(0.9 * len(per_clip))]:.1f} ms per file"
+    )
 
     import numpy as np
     import pyarrow.parquet as pq
@@ -89,10 +97,15 @@ def main() -> None:
     truth = np.asarray(table.column("label").to_pylist())
     alone = predictor._audio_input(audio, table, same_speaker=False)
     together = predictor._audio_input(audio, table, same_speaker=True)
-    acc = {name: float((np.asarray(audio.classes)[audio.predict_proba(x).argmax(1)] == truth).mean()) for name, x in (("alone", alone), ("together", together))}
+    acc = {
+        name: float((np.asarray(audio.classes)[audio.predict_proba(x).argmax(1)] == truth).mean())
+        for name, x in (("alone", alone), ("together", together))
+    }
     print(f"\nheld-out test clips of this checkout ({len(truth)}), {audio.card['name']}:")
     print(f"  each file alone (average-speaker normalisation):      accuracy {acc['alone']:.3f}")
-    print(f"  each speaker's files together (--same-speaker, as the pipeline): accuracy {acc['together']:.3f}")
+    print(
+        f"  each speaker's files together (--same-speaker, as the pipeline): accuracy {acc['together']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def build_fer_csv(images_zip: Path, out: Path) -> int:
             emotion = name.split("/")[-2]
             assert emotion in FOLDER_LABELS
             pixels = decode_face(archive.read(name))
-            lines.append(f"{code[emotion]},{' '.join(map(str, pixels.tolist()))},{usage[Path(name).name.split('_')[0]]}")
+            lines.append(
+                f"{code[emotion]},{' '.join(map(str, pixels.tolist()))},{usage[Path(name).name.split('_')[0]]}"
+            )
     out.write_text("\n".join(lines) + "\n")
     return len(lines) - 1
 
@@ -90,30 +92,51 @@ def emorec_features(wavs: list[Path]) -> None:
 
     extract = AudioFeatureExtractor(AudioFeatureParams())
     for first in range(0, len(wavs), BATCH_CLIPS):
-        extract.batch([decode_mono(wav.read_bytes(), sample_rate=16000) for wav in wavs[first : first + BATCH_CLIPS]])
+        extract.batch(
+            [decode_mono(wav.read_bytes(), sample_rate=16000) for wav in wavs[first : first + BATCH_CLIPS]]
+        )
 
 
 def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: this benchmark needs the real corpora")
-    print(f"# {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"# {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
     images = DATA / "fer2013" / "fer2013_images.zip"
     ravdess = DATA / "ravdess" / "Audio_Speech_Actors_01-24_16k.zip"
     ravdess_48k = DATA / "ravdess" / "Audio_Speech_Actors_01-02.zip"
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         rows = build_fer_csv(images, tmp / "fer2013.csv")
         size = (tmp / "fer2013.csv").stat().st_size
         out = {k: tmp / f"out.{k}" for k in ("manifest", "rejects", "summary")}
         read = timed(lambda: (tmp / "fer2013.csv").read_bytes())
         naive = timed(naive_csv, tmp / "fer2013.csv")
-        ours = timed(ingest_fer2013, archive=tmp / "fer2013.csv", manifest_path=out["manifest"], rejects_path=out["rejects"], summary_path=out["summary"], max_reject_fraction=0.0)
+        ours = timed(
+            ingest_fer2013,
+            archive=tmp / "fer2013.csv",
+            manifest_path=out["manifest"],
+            rejects_path=out["rejects"],
+            summary_path=out["summary"],
+            max_reject_fraction=0.0,
+        )
         print(f"\n## 1. FER2013 CSV, {rows} rows, {size / 1e6:.0f} MB -> manifest parquet (target <= 3 s)")
         print(f"read bytes only            {read:6.2f} s")
         print(f"naive pyarrow split+cast   {naive:6.2f} s")
         print(f"emorec ingest_fer2013      {ours:6.2f} s   ({naive / ours:.1f}x the naive cast)")
 
-        ours = timed(ingest_fer2013_images, archive=images, manifest_path=out["manifest"], rejects_path=out["rejects"], summary_path=out["summary"], val_fraction=0.1, split_seed=13, max_reject_fraction=0.0, max_compression_ratio=100)
+        ours = timed(
+            ingest_fer2013_images,
+            archive=images,
+            manifest_path=out["manifest"],
+            rejects_path=out["rejects"],
+            summary_path=out["summary"],
+            val_fraction=0.1,
+            split_seed=13,
+            max_reject_fraction=0.0,
+            max_compression_ratio=100,
+        )
         print("\n## 2. FER2013 image zip, 35,887 JPEGs -> manifest parquet (target <= 10 s)")
         print(f"emorec ingest_fer2013_images {ours:6.2f} s")
 
@@ -128,7 +151,19 @@ def main() -> None:
         )
         workdir = tmp / "work"
         workdir.mkdir()
-        command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "-j2", "data/features/audio.parquet", "--configfile", str(config)]
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "-j2",
+            "data/features/audio.parquet",
+            "--configfile",
+            str(config),
+        ]
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         pipeline = time.perf_counter() - start
@@ -136,22 +171,34 @@ def main() -> None:
             sys.exit(result.stderr[-3000:])
         seeds = timed(seed_style_features, wavs)
         soxr = timed(seed_style_features, wavs, "soxr_hq")
-        startup = timed(subprocess.run, [*command, "-n"], capture_output=True, check=True)  # nothing to do now
-        print(f"\n## 3. RAVDESS speech, {len(wavs)} clips -> audio feature table (target >= 10x the reference)")
+        startup = timed(
+            subprocess.run, [*command, "-n"], capture_output=True, check=True
+        )  # nothing to do now
+        print(
+            f"\n## 3. RAVDESS speech, {len(wavs)} clips -> audio feature table (target >= 10x the reference)"
+        )
         print("seed-style loop: librosa.load at 22,050 Hz, MFCC + mel means, one clip after another")
         print(f"  resampled as the seeds' librosa did (kaiser_best)            {seeds:6.1f} s")
         print(f"  resampled with librosa 0.11's default (soxr_hq)              {soxr:6.1f} s")
-        print(f"emorec snakemake -j2 (ingest, 261 descriptors + log-mel, merge) {pipeline:6.1f} s   = {seeds / pipeline:.1f}x / {soxr / pipeline:.1f}x faster")
+        print(
+            f"emorec snakemake -j2 (ingest, 261 descriptors + log-mel, merge) {pipeline:6.1f} s   = {seeds / pipeline:.1f}x / {soxr / pipeline:.1f}x faster"
+        )
         print(f"  of which Snakemake start-up and DAG (a run with nothing to do) {startup:6.1f} s")
 
         with zipfile.ZipFile(ravdess_48k) as archive:
             archive.extractall(tmp / "ravdess_48k")
-        samples = {"16 kHz release": wavs[:: len(wavs) // 120], "official 48 kHz (actors 01-02)": sorted((tmp / "ravdess_48k").rglob("*.wav"))}
+        samples = {
+            "16 kHz release": wavs[:: len(wavs) // 120],
+            "official 48 kHz (actors 01-02)": sorted((tmp / "ravdess_48k").rglob("*.wav")),
+        }
         print("per clip on one core (best of 3): emorec decode + all features vs the loop with soxr_hq")
         for name, sample in samples.items():
             ours = min(timed(emorec_features, sample) for _ in range(3)) / len(sample)
             reference = min(timed(seed_style_features, sample, "soxr_hq") for _ in range(3)) / len(sample)
-            print(f"  {name:32s} {len(sample)} clips: {ours * 1e3:5.1f} ms vs {reference * 1e3:5.1f} ms   ({reference / ours:.1f}x)")
+            print(
+                f"  {name:32s} {len(sample)} clips: {ours * 1e3:5.1f} ms vs {reference * 1e3:5.1f} ms   ({reference / ours:.1f}x)"
+            )
+
 
 if __name__ == "__main__":
     main()

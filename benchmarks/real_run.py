@@ -17,10 +17,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+
+from emorec.runner import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
@@ -30,16 +31,19 @@ def jobs(log: Path) -> list[dict]:
     """(rule, first output, start, end) of every finished job in one run log."""
     started, found, when, rule = {}, [], None, None
     lines = log.read_text().splitlines()
-    if any(l.strip().startswith("Command:") and "--touch" in l for l in lines[:20]):
+    if any(x.strip().startswith("Command:") and "--touch" in x for x in lines[:20]):
         return []  # a --touch run only marks outputs as current; it ran nothing
     for i, line in enumerate(lines):
-        if (m := STAMP.match(line)):
+        if m := STAMP.match(line):
             when = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
-        elif (m := re.match(r"^(?:local)?rule (\w+):$", line)):
+        elif m := re.match(r"^(?:local)?rule (\w+):$", line):
             rule = m.group(1)
             block = lines[i + 1 : i + 12]
-            output = next((l.split(":", 1)[1].split(",")[0].strip() for l in block if l.strip().startswith("output:")), "")
-            jobid = next((l.split(":", 1)[1].strip() for l in block if l.strip().startswith("jobid:")), None)
+            output = next(
+                (x.split(":", 1)[1].split(",")[0].strip() for x in block if x.strip().startswith("output:")),
+                "",
+            )
+            jobid = next((x.split(":", 1)[1].strip() for x in block if x.strip().startswith("jobid:")), None)
             started[jobid] = (rule, output, when)
         elif (m := re.match(r"^Finished jobid: (\d+)", line)) and m.group(1) in started:
             rule, output, begin = started.pop(m.group(1))
@@ -50,11 +54,23 @@ def jobs(log: Path) -> list[dict]:
 def record(runs: dict[str, list[dict]], latest: dict[str, dict]) -> dict:
     """The machine-readable summary of the run (see the module docstring)."""
     walls = [(max(j["end"] for j in f) - min(j["start"] for j in f)).total_seconds() for f in runs.values()]
-    face = [j for j in latest.values() if j["rule"] == "train_visual_cnn" or (j["rule"] == "evaluate" and "/visual/" in j["output"])]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    return {"commit": commit, "wall_s": round(sum(walls)), "invocations": len(walls), "cores": os.cpu_count(), "cpu": cpu,
-            "face_chain_s": round(sum((j["end"] - j["start"]).total_seconds() for j in face))}
+    face = [
+        j
+        for j in latest.values()
+        if j["rule"] == "train_visual_cnn" or (j["rule"] == "evaluate" and "/visual/" in j["output"])
+    ]
+    cpu = cpu_model()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "commit": commit,
+        "wall_s": round(sum(walls)),
+        "invocations": len(walls),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "face_chain_s": round(sum((j["end"] - j["start"]).total_seconds() for j in face)),
+    }
 
 
 def main(reports: str, json_path: str | None = None) -> None:
@@ -67,10 +83,12 @@ def main(reports: str, json_path: str | None = None) -> None:
     for job in latest.values():
         runs[job["log"]].append(job)
     print("Snakemake invocations that made the current outputs (wall time, first job start to last job end):")
-    for log, found in sorted(runs.items()):
+    for name, found in sorted(runs.items()):
         wall = (max(j["end"] for j in found) - min(j["start"] for j in found)).total_seconds()
-        print(f"- {log}: {len(found)} jobs, {wall / 60:.1f} min")
-    total = sum((max(j["end"] for j in f) - min(j["start"] for j in f)).total_seconds() for f in runs.values())
+        print(f"- {name}: {len(found)} jobs, {wall / 60:.1f} min")
+    total = sum(
+        (max(j["end"] for j in f) - min(j["start"] for j in f)).total_seconds() for f in runs.values()
+    )
     print(f"- together: {total / 3600:.2f} h\n")
     per_rule: dict[str, list[float]] = defaultdict(list)
     for job in latest.values():
@@ -79,14 +97,22 @@ def main(reports: str, json_path: str | None = None) -> None:
     print("| rule | jobs | total s | longest s |\n|---|---:|---:|---:|")
     for rule, seconds in sorted(per_rule.items(), key=lambda kv: -sum(kv[1])):
         print(f"| {rule} | {len(seconds)} | {sum(seconds):.0f} | {max(seconds):.0f} |")
-    print(f"| all jobs | {sum(map(len, per_rule.values()))} | {sum(sum(s) for s in per_rule.values()):.0f} | |")
+    print(
+        f"| all jobs | {sum(map(len, per_rule.values()))} | {sum(sum(s) for s in per_rule.values()):.0f} | |"
+    )
     print("\nTraining time recorded in each model card (training_seconds):")
     for card in sorted((REPO / "data" / "models").glob("*/*/card.json")):
         data = json.loads(card.read_text())
         networks = data.get("history", [])
         epochs = [s for network in networks for s in network["epoch_seconds"]]
-        extra = (f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
-                 f" {sum(epochs) / 60:.0f} min of epochs (a resumed run's card counts its last process only)") if epochs else ""
+        extra = (
+            (
+                f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
+                f" {sum(epochs) / 60:.0f} min of epochs (a resumed run's card counts its last process only)"
+            )
+            if epochs
+            else ""
+        )
         print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
     if json_path:
         Path(json_path).write_text(json.dumps(record(runs, latest), indent=2) + "\n")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emorec.runner import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -40,8 +42,15 @@ def files(workdir: Path) -> list[tuple[str, bytes]]:
     with zipfile.ZipFile(workdir / "data/raw/demo/ravdess_video_demo.zip") as z:
         clips = [z.read(n) for n in sorted(z.namelist()) if n.endswith(".mp4")][:6]
     faces = pq.read_table(workdir / "data/features/fer2013/faces.parquet").to_pandas()
-    pngs = [cv2.imencode(".png", np.frombuffer(p, np.uint8).reshape(48, 48))[1].tobytes() for p in faces["pixels"][:30]]
-    hostile = [("hostile", silence(3 * 3600)), ("hostile", png(20000, 20000)), ("hostile", b"plain text, not media\n" * 50)]
+    pngs = [
+        cv2.imencode(".png", np.frombuffer(p, np.uint8).reshape(48, 48))[1].tobytes()
+        for p in faces["pixels"][:30]
+    ]
+    hostile = [
+        ("hostile", silence(3 * 3600)),
+        ("hostile", png(20000, 20000)),
+        ("hostile", b"plain text, not media\n" * 50),
+    ]
     mix = [("wav", wavs[i % len(wavs)]) for i in range(8)] + [("face", pngs[i % len(pngs)]) for i in range(6)]
     mix += [("clip", clips[i % len(clips)]) for i in range(3)] + hostile
     return mix
@@ -58,8 +67,13 @@ def main() -> None:
 
     mix = files(args.workdir)
     port = 8765
-    server = subprocess.Popen([sys.executable, "-m", "emorec.cli", "serve", "--port", str(port), "--root", str(args.workdir)],
-                              cwd=args.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emorec.cli", "serve", "--port", str(port), "--root", str(args.workdir)],
+        cwd=args.workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
@@ -92,6 +106,7 @@ def main() -> None:
             i += args.clients
             began = time.perf_counter()
             retry = 0.0
+            status: int | str
             try:
                 answer = session.post(f"{url}/predict", data=data, timeout=120)
                 status, retry = answer.status_code, float(answer.headers.get("Retry-After", 0))
@@ -103,7 +118,9 @@ def main() -> None:
                 if status == 200 or (kind == "hostile" and status in (413, 415, 422)):
                     latencies[kind].append(seconds)
             if status == 503:
-                time.sleep(min(retry, max(0.0, deadline - time.perf_counter())))  # a well-behaved client honours Retry-After
+                time.sleep(
+                    min(retry, max(0.0, deadline - time.perf_counter()))
+                )  # a well-behaved client honours Retry-After
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -119,22 +136,31 @@ def main() -> None:
     server.terminate()
     server.wait(timeout=30)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    print(f"emorec serve on {cpu}, {os.cpu_count()} cores: {health.get('capacity')} places ({args.clients} clients for {args.seconds:.0f} s)\n")
+    cpu = cpu_model()
+    print(
+        f"emorec serve on {cpu}, {os.cpu_count()} cores: {health.get('capacity')} places ({args.clients} clients for {args.seconds:.0f} s)\n"
+    )
     print("| file | answered | p50 s | p95 s |\n|---|---:|---:|---:|")
     for kind in ("wav", "face", "clip", "hostile"):
         values = np.array(latencies[kind])
         if len(values):
-            print(f"| {kind} | {len(values)} | {np.percentile(values, 50):.3f} | {np.percentile(values, 95):.3f} |")
+            print(
+                f"| {kind} | {len(values)} | {np.percentile(values, 50):.3f} | {np.percentile(values, 95):.3f} |"
+            )
     print("\n| file | status | requests |\n|---|---|---:|")
     for (kind, status), n in sorted(outcomes.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         print(f"| {kind} | {status} | {n} |")
-    unexpected = sum(n for (kind, status), n in outcomes.items()
-                     if not (status == 200 or status == 503 or (kind == "hostile" and status in (413, 415, 422))))
+    unexpected = sum(
+        n
+        for (kind, status), n in outcomes.items()
+        if not (status == 200 or status == 503 or (kind == "hostile" and status in (413, 415, 422)))
+    )
     total = sum(outcomes.values())
-    print(f"\n{total} requests in {wall:.1f} s ({total / wall:.1f} per s; {sum(n for (_, s), n in outcomes.items() if s == 200) / wall:.1f} answered per s);"
-          f" unexpected errors: {unexpected}; 503 (busy, Retry-After): {sum(n for (_, s), n in outcomes.items() if s == 503)};"
-          f" server peak RSS {max(peak) / 2**20:.0f} MB")
+    print(
+        f"\n{total} requests in {wall:.1f} s ({total / wall:.1f} per s; {sum(n for (_, s), n in outcomes.items() if s == 200) / wall:.1f} answered per s);"
+        f" unexpected errors: {unexpected}; 503 (busy, Retry-After): {sum(n for (_, s), n in outcomes.items() if s == 503)};"
+        f" server peak RSS {max(peak) / 2**20:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 import io
 import os
-import subprocess
-import sys
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -34,14 +34,22 @@ def headless_chromium(width: int = 1000, height: int = 900) -> Iterator:
     from selenium.webdriver.chrome.service import Service
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+    driver = shutil.which("chromedriver") or (
+        "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None
+    )
     if not browser or not driver:
         if os.environ.get("CI"):
             raise AssertionError("CI must install chromium and chromium-driver (.ci/run does)")
         pytest.skip("chromium / chromium-driver are not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+    ):
         options.add_argument(flag)
     page = webdriver.Chrome(service=Service(driver), options=options)
     try:
@@ -52,7 +60,9 @@ def headless_chromium(width: int = 1000, height: int = 900) -> Iterator:
 
 def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in ``workdir``."""
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=env or ENV)
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, env=env or ENV
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +92,10 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
         try:
             requests.get(url, timeout=10)
             return
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting on a loaded machine
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # not listening yet, or busy starting on a loaded machine
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
 

@@ -18,7 +18,9 @@ def libsndfile_mono(data: bytes) -> tuple[np.ndarray, int]:
     return signal.mean(axis=1), rate
 
 
-FORMATS = [(fmt, subtype) for fmt in ("WAV", "WAVEX") for subtype in ("PCM_16", "PCM_24", "PCM_U8", "FLOAT")] + [("FLAC", "PCM_16"), ("FLAC", "PCM_24")]
+FORMATS = [
+    (fmt, subtype) for fmt in ("WAV", "WAVEX") for subtype in ("PCM_16", "PCM_24", "PCM_U8", "FLOAT")
+] + [("FLAC", "PCM_16"), ("FLAC", "PCM_24")]
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -36,7 +38,13 @@ def test_odd_chunks_before_the_data_are_skipped():
     data = encode(np.zeros((10, 1), np.float32) + 0.5, 8000, "PCM_16")
     extra = b"LIST" + (3).to_bytes(4, "little") + b"abc\0"  # odd size, padded
     fmt_end = 12 + 8 + int.from_bytes(data[16:20], "little")
-    patched = data[:4] + (int.from_bytes(data[4:8], "little") + len(extra)).to_bytes(4, "little") + data[8:fmt_end] + extra + data[fmt_end:]
+    patched = (
+        data[:4]
+        + (int.from_bytes(data[4:8], "little") + len(extra)).to_bytes(4, "little")
+        + data[8:fmt_end]
+        + extra
+        + data[fmt_end:]
+    )
     np.testing.assert_array_equal(decode_mono(patched, sample_rate=8000), np.full(10, 0.5, np.float32))
     assert probe_wav(patched).frames == 10
 

@@ -4,11 +4,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import REPO
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import REPO
 from emorec.corpora.fer2013 import ingest_fer2013
 from emorec.corpora.ravdess import ingest_ravdess
 from emorec.demo.fer2013 import make_demo_fer2013, render_face
@@ -46,13 +46,33 @@ def demo_tables(tmp_path_factory):
     make_demo_ravdess(path=tmp / "r.zip", seed=demo["seed"], **demo["ravdess"])
     make_demo_fer2013(path=tmp / "f.csv", seed=demo["seed"], **demo["fer2013"])
     ingest_ravdess(
-        archive=tmp / "r.zip", manifest_path=tmp / "rm.parquet", rejects_path=tmp / "rr.parquet", summary_path=tmp / "rs.json",
-        val_actors=corpora["ravdess"]["val_actors"], test_actors=corpora["ravdess"]["test_actors"], max_reject_fraction=0, max_compression_ratio=100,
+        archive=tmp / "r.zip",
+        manifest_path=tmp / "rm.parquet",
+        rejects_path=tmp / "rr.parquet",
+        summary_path=tmp / "rs.json",
+        val_actors=corpora["ravdess"]["val_actors"],
+        test_actors=corpora["ravdess"]["test_actors"],
+        max_reject_fraction=0,
+        max_compression_ratio=100,
     )
     audio = {**PARAMS["features"]["audio"], "shards": 1}
-    extract_audio_shard(manifest_path=tmp / "rm.parquet", archive=tmp / "r.zip", output_path=tmp / "audio.parquet", shard=0, params=AudioFeatureParams(**audio))
-    ingest_fer2013(archive=tmp / "f.csv", manifest_path=tmp / "fm.parquet", rejects_path=tmp / "fr.parquet", summary_path=tmp / "fs.json", max_reject_fraction=0)
-    face_features(manifest_path=tmp / "fm.parquet", output_path=tmp / "faces.parquet", equalize_histogram=True)
+    extract_audio_shard(
+        manifest_path=tmp / "rm.parquet",
+        archive=tmp / "r.zip",
+        output_path=tmp / "audio.parquet",
+        shard=0,
+        params=AudioFeatureParams(**audio),
+    )
+    ingest_fer2013(
+        archive=tmp / "f.csv",
+        manifest_path=tmp / "fm.parquet",
+        rejects_path=tmp / "fr.parquet",
+        summary_path=tmp / "fs.json",
+        max_reject_fraction=0,
+    )
+    face_features(
+        manifest_path=tmp / "fm.parquet", output_path=tmp / "faces.parquet", equalize_histogram=True
+    )
     return pq.read_table(tmp / "audio.parquet").to_pandas(), pq.read_table(tmp / "faces.parquet")
 
 
@@ -61,7 +81,9 @@ def test_demo_audio_is_learnable_but_not_trivial(demo_tables):
     names = audio_descriptor_names(n_mfcc=PARAMS["features"]["audio"]["n_mfcc"])
     train, test = audio[audio.split != "test"], audio[audio.split == "test"]
     assert set(test.speaker).isdisjoint(train.speaker)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(train[names], train.label_id)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(
+        train[names], train.label_id
+    )
     accuracy = (model.predict(test[names]) == test.label_id).mean()
     print(f"demo audio: logistic regression held-out-actor accuracy {accuracy:.3f}")
     assert 0.6 <= accuracy < 0.98

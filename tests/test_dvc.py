@@ -12,21 +12,36 @@ from pathlib import PurePosixPath
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 STAGES = DVC["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 #: Params that change how fast, not what, the pipeline computes.
-NOT_RESULTS = {"resources", "reports_dir", "serving"}  # serving limits decide what emorec serve accepts, not a result
+NOT_RESULTS = {
+    "resources",
+    "reports_dir",
+    "serving",
+}  # serving limits decide what emorec serve accepts, not a result
 
 
 def dry_run(tmp_path, target: str) -> list[dict]:
     """Jobs of a forced dry run of ``target``: rule name, input and output paths."""
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-F", target],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "-F",
+            target,
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = []

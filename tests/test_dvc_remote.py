@@ -10,15 +10,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ENV, REPO, TINY
+
 from emorec.demo.fer2013 import make_demo_fer2013
 from emorec.params import load_params
 
 BIN = str(Path(sys.executable).parent)
 #: dvc.yaml's commands call ``snakemake`` from the environment, as a user's activated venv does.
-DVC_ENV = {**ENV, "PATH": f"{BIN}:{ENV.get('PATH', '')}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+DVC_ENV = {
+    **ENV,
+    "PATH": f"{BIN}:{ENV.get('PATH', '')}",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
 def sh(cwd: Path, *argv: str) -> str:
@@ -31,14 +37,20 @@ def sh(cwd: Path, *argv: str) -> str:
 
 def tracked_files(root: Path) -> dict[str, bytes]:
     """Every file under DVC's outputs (data/, reports/), relative path -> bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for top in ("data", "reports") for p in sorted((root / top).rglob("*"))
-            if p.is_file() and p.suffix != ".dvc" and p.name != ".gitignore"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for top in ("data", "reports")
+        for p in sorted((root / top).rglob("*"))
+        if p.is_file() and p.suffix != ".dvc" and p.name != ".gitignore"
+    }
 
 
 @pytest.mark.e2e
 def test_push_then_a_fresh_clone_pulls_everything_and_has_nothing_to_rerun(tmp_path):
     project, remote, teammate = tmp_path / "project", tmp_path / "remote", tmp_path / "teammate"
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     for name in filter(None, listed.split("\0")):
         if (REPO / name).is_file() and not name.startswith("reports/real/"):
             (project / name).parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +80,9 @@ def test_push_then_a_fresh_clone_pulls_everything_and_has_nothing_to_rerun(tmp_p
     assert "Nothing to be done" in dry, dry[-3000:]
     assert "up to date" in sh(teammate, sys.executable, "-m", "dvc", "status")
     assert "in sync" in sh(teammate, sys.executable, "-m", "dvc", "status", "-c")
-    assert sh(teammate, sys.executable, "-m", "dvc", "metrics", "diff").strip() == ""  # against HEAD: nothing changed
+    assert (
+        sh(teammate, sys.executable, "-m", "dvc", "metrics", "diff").strip() == ""
+    )  # against HEAD: nothing changed
 
     ours, theirs = tracked_files(project), tracked_files(teammate)
     assert "data/models/visual/cnn/model.keras" in theirs and "reports/mlflow_run.json" in theirs

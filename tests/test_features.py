@@ -2,8 +2,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import make_zip, wav_bytes
+
 from emorec.corpora.ravdess import ingest_ravdess
 from emorec.features.audio import (
     DB_FLOOR,
@@ -14,7 +14,17 @@ from emorec.features.audio import (
     shard_speakers,
 )
 from emorec.features.faces import equalize, face_features
-from emorec.tables import FACE_FEATURES, merge_tables, FACE_MANIFEST, FACE_PIXELS, audio_descriptor_names, audio_features_schema, pixels_array, pixels_numpy, write_table
+from emorec.tables import (
+    FACE_FEATURES,
+    FACE_MANIFEST,
+    FACE_PIXELS,
+    audio_descriptor_names,
+    audio_features_schema,
+    merge_tables,
+    pixels_array,
+    pixels_numpy,
+    write_table,
+)
 
 
 @pytest.mark.parametrize("n_mfcc", [5, 20])
@@ -65,13 +75,29 @@ def test_shards_partition_speakers(shards):
 
 
 def test_audio_shards_merge_to_the_schema(tmp_path):
-    members = {f"Actor_{a:02d}/03-01-{e:02d}-01-01-01-{a:02d}.wav": wav_bytes(seed=a + e, sample_rate=22050) for a in (1, 2, 3) for e in (1, 4)}
+    members = {
+        f"Actor_{a:02d}/03-01-{e:02d}-01-01-01-{a:02d}.wav": wav_bytes(seed=a + e, sample_rate=22050)
+        for a in (1, 2, 3)
+        for e in (1, 4)
+    }
     archive = make_zip(tmp_path / "r.zip", members)
     manifest = tmp_path / "m.parquet"
-    ingest_ravdess(archive=archive, manifest_path=manifest, rejects_path=tmp_path / "r.parquet", summary_path=tmp_path / "s.json", val_actors=[2], test_actors=[3], max_reject_fraction=0, max_compression_ratio=100)
+    ingest_ravdess(
+        archive=archive,
+        manifest_path=manifest,
+        rejects_path=tmp_path / "r.parquet",
+        summary_path=tmp_path / "s.json",
+        val_actors=[2],
+        test_actors=[3],
+        max_reject_fraction=0,
+        max_compression_ratio=100,
+    )
     params = AudioFeatureParams(shards=2, n_mfcc=8, n_mels=16, frames=24)
     shards = [tmp_path / f"{i}.parquet" for i in range(2)]
-    counts = [extract_audio_shard(manifest_path=manifest, archive=archive, output_path=p, shard=i, params=params) for i, p in enumerate(shards)]
+    counts = [
+        extract_audio_shard(manifest_path=manifest, archive=archive, output_path=p, shard=i, params=params)
+        for i, p in enumerate(shards)
+    ]
     assert counts == [4, 2]
     assert merge_tables(shards, tmp_path / "audio.parquet", params.schema) == 6
     table = pq.read_table(tmp_path / "audio.parquet")
@@ -112,7 +138,9 @@ def test_face_features_table(tmp_path):
     )
     write_table(manifest, tmp_path / "m.parquet", FACE_MANIFEST)
     for flag in (False, True):
-        face_features(manifest_path=tmp_path / "m.parquet", output_path=tmp_path / "f.parquet", equalize_histogram=flag)
+        face_features(
+            manifest_path=tmp_path / "m.parquet", output_path=tmp_path / "f.parquet", equalize_histogram=flag
+        )
         table = pq.read_table(tmp_path / "f.parquet")
         assert table.schema.equals(FACE_FEATURES)
         pixels = pixels_numpy(table.column("pixels"))

@@ -48,7 +48,7 @@ def test_parse_flags_bad_rows(text, status, count, bad):
 def test_parse_handles_sliced_and_chunked_arrays():
     strings = [pixel_string([i, i + 1]) for i in range(10)]
     sliced = pa.array(strings).slice(3, 4)
-    parsed, status, _, _ = parse_pixel_strings(sliced, width=2)
+    parsed, _, _, _ = parse_pixel_strings(sliced, width=2)
     np.testing.assert_array_equal(parsed[:, 0], [3, 4, 5, 6])
     parsed, _, _, _ = parse_pixel_strings(pa.chunked_array([strings[:4], strings[4:]]), width=2)
     np.testing.assert_array_equal(parsed[:, 1], np.arange(1, 11))
@@ -93,7 +93,9 @@ def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, form):
         (5, good, "Validation"),
         (6, good, "PublicTest"),
     ]
-    manifest, rejects = _ingest(tmp_path, write_csv(tmp_path / f"fer2013.{form}", rows, gz=form == "csv.gz", tar=form == "tar.gz"))
+    manifest, rejects = _ingest(
+        tmp_path, write_csv(tmp_path / f"fer2013.{form}", rows, gz=form == "csv.gz", tar=form == "tar.gz")
+    )
     assert list(manifest["row"]) == [1, 4, 7]
     assert list(manifest["split"]) == ["train", "test", "val"]
     assert list(manifest["label"]) == ["happy", "fearful", "neutral"]
@@ -105,12 +107,14 @@ def test_ingest_keeps_good_rows_and_rejects_bad_ones(tmp_path, form):
     assert "Usage 'Validation'" in reasons["row 6"]
     assert len(manifest) + len(rejects) == len(rows)
     assert list(manifest.columns) == FACE_MANIFEST.names
-    np.testing.assert_array_equal(np.frombuffer(manifest["pixels"][0], np.uint8), np.array(good.split(), dtype=np.uint8))
+    np.testing.assert_array_equal(
+        np.frombuffer(manifest["pixels"][0], np.uint8), np.array(good.split(), dtype=np.uint8)
+    )
 
 
 def test_missing_columns_and_files_fail_clearly(tmp_path):
     (tmp_path / "bad.csv").write_text("label,image\n1,2\n")
-    with pytest.raises(DataError, match="bad.csv.*emotion,pixels,Usage"):
+    with pytest.raises(DataError, match=r"bad\.csv.*emotion,pixels,Usage"):
         _ingest(tmp_path, tmp_path / "bad.csv")
     with pytest.raises(DataError, match="archive not found"):
         _ingest(tmp_path, tmp_path / "absent.csv")

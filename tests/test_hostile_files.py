@@ -12,14 +12,21 @@ import sys
 import threading
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import ENV, REPO, free_port, wait_for, wav_bytes
-from emorec.serving.media import Limits, MediaError, OverLimit, check_video, read_audio, read_gray_image, sniff
+
+from emorec.serving.media import (
+    Limits,
+    MediaError,
+    OverLimit,
+    check_video,
+    read_audio,
+    read_gray_image,
+    sniff,
+)
 
 EMOREC = [sys.executable, "-m", "emorec.cli"]
 
@@ -34,8 +41,12 @@ def png(width: int, height: int, *, rows_per_block: int = 200) -> bytes:
     block = b"\0" * ((width + 1) * rows_per_block)
     parts = [deflate.compress(block) for _ in range(height // rows_per_block)]
     parts += [deflate.compress(b"\0" * ((width + 1) * (height % rows_per_block))), deflate.flush()]
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + _chunk(b"IDAT", b"".join(parts))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def silence(seconds: float, *, rate: int = 8000, format: str = "FLAC", subtype: str = "PCM_16") -> bytes:
@@ -53,8 +64,8 @@ def unknown_length(flac: bytes) -> bytes:
     """``flac`` with STREAMINFO's total-samples field zeroed: "length unknown", as a stream has."""
     data = bytearray(flac)
     start = 8 + 10  # "fLaC", the block header, then min/max block and frame sizes
-    value = int.from_bytes(data[start:start + 8], "big") & ~((1 << 36) - 1)
-    data[start:start + 8] = value.to_bytes(8, "big")
+    value = int.from_bytes(data[start : start + 8], "big") & ~((1 << 36) - 1)
+    data[start : start + 8] = value.to_bytes(8, "big")
     return bytes(data)
 
 
@@ -96,17 +107,32 @@ def refused(call, error: type, match: str) -> None:
 # -- the media functions emorec predict and serve share ----------------------------------------
 @pytest.mark.parametrize("name", ["flac_3h", "ogg_2min", "mp3_2min"])
 def test_audio_bombs_are_refused_from_their_headers(bombs, name):
-    refused(lambda: read_audio(bombs[name], sample_rate=16000), OverLimit, r"s of audio, over the 60-second limit \(serving.max_audio_s\)")
+    refused(
+        lambda: read_audio(bombs[name], sample_rate=16000),
+        OverLimit,
+        r"s of audio, over the 60-second limit \(serving.max_audio_s\)",
+    )
 
 
 def test_audio_that_hides_its_length_is_cut_off_at_the_limit(bombs):
-    refused(lambda: read_audio(bombs["flac_unknown_length"], sample_rate=16000), OverLimit, "more than 60 s of audio .decoding stopped there.")
-    assert read_audio(bombs["flac_unknown_length"], sample_rate=16000, limits=Limits(audio_s=200)).size == 120 * 16000
+    refused(
+        lambda: read_audio(bombs["flac_unknown_length"], sample_rate=16000),
+        OverLimit,
+        "more than 60 s of audio .decoding stopped there.",
+    )
+    assert (
+        read_audio(bombs["flac_unknown_length"], sample_rate=16000, limits=Limits(audio_s=200)).size
+        == 120 * 16000
+    )
 
 
 def test_image_bombs_and_broken_images(bombs):
     assert len(bombs["png_20000"]) < 2_000_000
-    refused(lambda: read_gray_image(bombs["png_20000"]), OverLimit, r"a 20000 x 20000 image, over the 40,000,000-pixel limit")
+    refused(
+        lambda: read_gray_image(bombs["png_20000"]),
+        OverLimit,
+        r"a 20000 x 20000 image, over the 40,000,000-pixel limit",
+    )
     bad_crc = bytearray(png(64, 64))
     bad_crc[29] ^= 0xFF  # the IHDR chunk's CRC
     refused(lambda: read_gray_image(bytes(bad_crc)), MediaError, "unreadable image")
@@ -118,7 +144,11 @@ def test_broken_containers_and_lying_wav_headers():
     clip = mp4(1.0)
     refused(lambda: sniff(clip[: len(clip) // 2]), MediaError, "corrupt|truncated|not a video")
     refused(lambda: sniff(b""), MediaError, "empty file")
-    refused(lambda: sniff(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()), MediaError, "unrecognised binary data")
+    refused(
+        lambda: sniff(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()),
+        MediaError,
+        "unrecognised binary data",
+    )
     wav = bytearray(wav_bytes(seconds=1.0))
     wav[40:44] = struct.pack("<I", 10**9)  # the data chunk claims a gigabyte
     samples = read_audio(bytes(wav), sample_rate=16000)  # libsndfile reads what is there
@@ -127,8 +157,14 @@ def test_broken_containers_and_lying_wav_headers():
 
 def test_long_videos_are_refused_from_the_container_header():
     long_clip, short_clip = mp4(70.0, fps=10), mp4(3.0, fps=25)
-    refused(lambda: check_video(long_clip, Limits()), OverLimit, r"a 70-second video, over the 60-second limit")
-    refused(lambda: check_video(short_clip, Limits(video_frames=50)), OverLimit, "75 frames, over the 50-frame limit")
+    refused(
+        lambda: check_video(long_clip, Limits()), OverLimit, r"a 70-second video, over the 60-second limit"
+    )
+    refused(
+        lambda: check_video(short_clip, Limits(video_frames=50)),
+        OverLimit,
+        "75 frames, over the 50-frame limit",
+    )
 
 
 # -- against emorec serve -------------------------------------------------------------------------
@@ -148,16 +184,42 @@ def test_the_server_refuses_hostile_uploads_quickly_and_keeps_answering(run, tmp
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     before = sorted((p, p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file())
-    server = subprocess.Popen([*EMOREC, "serve", "--port", str(port), "--max-mb", "5", "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml"),
-                               "--configfile", str(config)], cwd=run, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [
+            *EMOREC,
+            "serve",
+            "--port",
+            str(port),
+            "--max-mb",
+            "5",
+            "--root",
+            str(run),
+            "--configfile",
+            str(REPO / "tests/config/tiny.yaml"),
+            "--configfile",
+            str(config),
+        ],
+        cwd=run,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     peak = 0.0
     try:
         wait_for(f"{url}/health", server)
-        for name, status, reason, within in [("flac_3h", 422, "over the 60-second limit", 2), ("png_20000", 422, "over the 40,000,000-pixel limit", 1),
-                                             ("ogg_2min", 422, "over the 60-second limit", 2), ("flac_unknown_length", 422, "decoding stopped there", 5)]:
+        for name, status, reason, within in [
+            ("flac_3h", 422, "over the 60-second limit", 2),
+            ("png_20000", 422, "over the 40,000,000-pixel limit", 1),
+            ("ogg_2min", 422, "over the 60-second limit", 2),
+            ("flac_unknown_length", 422, "decoding stopped there", 5),
+        ]:
             began = time.perf_counter()
             answer = requests.post(f"{url}/predict", data=bombs[name], timeout=30)
-            assert (answer.status_code, time.perf_counter() - began < within) == (status, True), (name, answer.text)
+            assert (answer.status_code, time.perf_counter() - began < within) == (status, True), (
+                name,
+                answer.text,
+            )
             assert reason in answer.json()["error"]
             assert requests.get(f"{url}/health", timeout=1).ok
             peak = max(peak, rss_mb(server.pid))
@@ -170,8 +232,11 @@ def test_the_server_refuses_hostile_uploads_quickly_and_keeps_answering(run, tmp
             for _ in range(20):
                 yield b"\0" * 10
                 time.sleep(0.5)
+
         slow: dict = {}
-        thread = threading.Thread(target=lambda: slow.update(r=requests.post(f"{url}/predict", data=trickle(), timeout=30)))
+        thread = threading.Thread(
+            target=lambda: slow.update(r=requests.post(f"{url}/predict", data=trickle(), timeout=30))
+        )
         thread.start()
         time.sleep(1.0)
         busy = requests.post(f"{url}/predict", data=wav_bytes(), timeout=30)
@@ -186,7 +251,9 @@ def test_the_server_refuses_hostile_uploads_quickly_and_keeps_answering(run, tmp
 
         # SIGTERM in the middle of a prediction stops the server within 5 s
         long_clip = wav_bytes(seconds=55.0)
-        threading.Thread(target=lambda: requests.post(f"{url}/predict", data=long_clip, timeout=30), daemon=True).start()
+        threading.Thread(
+            target=lambda: requests.post(f"{url}/predict", data=long_clip, timeout=30), daemon=True
+        ).start()
         time.sleep(0.5)
         began = time.perf_counter()
         server.send_signal(signal.SIGTERM)

@@ -25,7 +25,14 @@ def test_face_cnn_takes_one_conv_count_per_block():
     from keras import layers
 
     keras_nets.configure_tensorflow(threads=1, seed=0)
-    build = lambda counts: keras_nets.build_face_cnn(input_shape=(48, 48, 1), n_classes=7, filters=[4, 8, 16], dense_units=8, dropout=0.1, convs_per_block=counts)
+    build = lambda counts: keras_nets.build_face_cnn(
+        input_shape=(48, 48, 1),
+        n_classes=7,
+        filters=[4, 8, 16],
+        dense_units=8,
+        dropout=0.1,
+        convs_per_block=counts,
+    )
     convs = lambda model: [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)]
     assert convs(build([1, 2, 3])) == [4, 8, 8, 16, 16, 16]
     assert convs(build(2)) == [4, 4, 8, 8, 16, 16]
@@ -38,13 +45,22 @@ def test_flip_averaged_face_model_is_mirror_symmetric_and_loads_without_this_pac
     import sys
 
     keras_nets.configure_tensorflow(threads=1, seed=0)
-    core = keras_nets.build_face_cnn(input_shape=(48, 48, 1), n_classes=7, filters=[4, 8], dense_units=8, dropout=0.1,
-                                     convs_per_block=2, augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1})
+    core = keras_nets.build_face_cnn(
+        input_shape=(48, 48, 1),
+        n_classes=7,
+        filters=[4, 8],
+        dense_units=8,
+        dropout=0.1,
+        convs_per_block=2,
+        augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1},
+    )
     model = keras_nets.with_test_time_averaging(core, flip=True)
     x = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 1)).astype(np.uint8)
     p = model.predict(x, verbose=0)
     np.testing.assert_array_equal(p, model.predict(x[:, :, ::-1], verbose=0))
-    np.testing.assert_allclose(p, (core.predict(x, verbose=0) + core.predict(x[:, :, ::-1], verbose=0)) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        p, (core.predict(x, verbose=0) + core.predict(x[:, :, ::-1], verbose=0)) / 2, rtol=1e-5, atol=1e-6
+    )
     path = tmp_path / "face.keras"
     model.save(path)
     code = f"import keras; m = keras.saving.load_model({str(path)!r}); print(m.output_shape)"
@@ -62,22 +78,36 @@ def test_shift_moves_pixels_and_fills_with_the_edge(rows, cols):
     moved = keras.Model(inputs, keras_nets.shift(inputs, rows=rows, cols=cols)).predict(x, verbose=0)
     pad = max(abs(rows), abs(cols))
     padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge").astype(np.float32)
-    expected = padded[:, pad - rows:pad - rows + 12, pad - cols:pad - cols + 10]
+    expected = padded[:, pad - rows : pad - rows + 12, pad - cols : pad - cols + 10]
     np.testing.assert_array_equal(moved, expected)
 
 
-@pytest.mark.parametrize(("shift_px", "diagonal", "moves"), [
-    (2, False, [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]),  # the ten crops
-    ([1, 2], True, [(0, 0)] + [(d * r, d * c) for d in (1, 2) for r, c in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]]),
-])
+@pytest.mark.parametrize(
+    ("shift_px", "diagonal", "moves"),
+    [
+        (2, False, [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]),  # the ten crops
+        (
+            [1, 2],
+            True,
+            [(0, 0)]
+            + [
+                (d * r, d * c)
+                for d in (1, 2)
+                for r, c in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
+            ],
+        ),
+    ],
+)
 def test_shift_averaging_is_the_mean_over_the_views(shift_px, diagonal, moves):
     keras_nets.configure_tensorflow(threads=1, seed=0)
-    core = keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0)
+    core = keras_nets.build_face_cnn(
+        input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0
+    )
     assert keras_nets.view_moves(shift_px, diagonal=diagonal) == moves
     model = keras_nets.with_test_time_averaging(core, flip=True, shift_px=shift_px, diagonal=diagonal)
     x = np.random.default_rng(2).integers(0, 256, (5, 16, 16, 1)).astype(np.uint8)
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
-    views = [padded[:, 2 - r:18 - r, 2 - c:18 - c] for r, c in moves]
+    views = [padded[:, 2 - r : 18 - r, 2 - c : 18 - c] for r, c in moves]
     views += [v[:, :, ::-1] for v in views]
     expected = np.mean([core.predict(v, verbose=0) for v in views], axis=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
@@ -86,8 +116,15 @@ def test_shift_averaging_is_the_mean_over_the_views(shift_px, diagonal, moves):
 
 def test_cropped_face_net_ignores_the_border_at_inference():
     keras_nets.configure_tensorflow(threads=1, seed=0)
-    model = keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0,
-                                      augment={"shift": 0.1}, crop_px=3)
+    model = keras_nets.build_face_cnn(
+        input_shape=(16, 16, 1),
+        n_classes=3,
+        filters=[4],
+        dense_units=4,
+        dropout=0.0,
+        augment={"shift": 0.1},
+        crop_px=3,
+    )
     x = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 1)).astype(np.uint8)
     p = model.predict(x, verbose=0)
     border = x.copy()
@@ -117,16 +154,25 @@ def test_ensemble_is_the_mean_of_its_networks_and_saves_as_one_model(tmp_path):
     import keras
 
     keras_nets.configure_tensorflow(threads=1, seed=0)
-    nets = [keras_nets.build_face_cnn(input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0, seed=s) for s in (0, 1)]
+    nets = [
+        keras_nets.build_face_cnn(
+            input_shape=(16, 16, 1), n_classes=3, filters=[4], dense_units=4, dropout=0.0, seed=s
+        )
+        for s in (0, 1)
+    ]
     model = keras_nets.with_test_time_averaging(keras_nets.average(nets), flip=True, shift_px=2)
     assert keras_nets.average(nets[:1]) is nets[0]
     x = np.random.default_rng(4).integers(0, 256, (5, 16, 16, 1)).astype(np.uint8)
-    views = [keras_nets.with_test_time_averaging(n, flip=True, shift_px=2).predict(x, verbose=0) for n in nets]
+    views = [
+        keras_nets.with_test_time_averaging(n, flip=True, shift_px=2).predict(x, verbose=0) for n in nets
+    ]
     assert np.abs(views[0] - views[1]).max() > 1e-3  # two different networks
     p = model.predict(x, verbose=0)
     np.testing.assert_allclose(p, (views[0] + views[1]) / 2, rtol=1e-5, atol=1e-6)
     model.save(tmp_path / "ensemble.keras")
-    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "ensemble.keras").predict(x, verbose=0), p)
+    np.testing.assert_array_equal(
+        keras.saving.load_model(tmp_path / "ensemble.keras").predict(x, verbose=0), p
+    )
 
 
 @pytest.mark.parametrize("name", ["adamw", "sgd"])
@@ -137,9 +183,18 @@ def test_either_optimizer_learns_a_separable_face_task(name):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 256)
     x = (rng.integers(0, 100, (256, 12, 12, 1)) + 120 * y[:, None, None, None]).astype(np.uint8)
-    model = keras_nets.build_face_cnn(input_shape=(12, 12, 1), n_classes=2, filters=[4], dense_units=8, dropout=0.0)
-    hp = {"optimizer": name, "learning_rate": 0.01 if name == "adamw" else 0.05, "weight_decay": 1e-3, "schedule": "cosine",
-          "batch_size": 32, "max_epochs": 6, "patience": 6}
+    model = keras_nets.build_face_cnn(
+        input_shape=(12, 12, 1), n_classes=2, filters=[4], dense_units=8, dropout=0.0
+    )
+    hp = {
+        "optimizer": name,
+        "learning_rate": 0.01 if name == "adamw" else 0.05,
+        "weight_decay": 1e-3,
+        "schedule": "cosine",
+        "batch_size": 32,
+        "max_epochs": 6,
+        "patience": 6,
+    }
     history = keras_nets.fit(model, train=(x, y), val=(x[:64], y[:64]), hp=hp)
     assert history["loss"][-1] < 0.4 < np.log(2)
     opt = model.optimizer
@@ -158,10 +213,25 @@ def _resume_case(seed: int = 0):
     y = rng.integers(0, 3, 96)
     x = (rng.integers(0, 100, (96, 16, 16, 1)) + 60 * y[:, None, None, None]).astype(np.uint8)
     model = keras_nets.build_face_cnn(
-        input_shape=(16, 16, 1), n_classes=3, filters=[4, 8], dense_units=8, dropout=0.3, crop_px=2,
-        augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1}, seed=seed)
-    hp = {"learning_rate": 0.01, "weight_decay": 1e-3, "schedule": "cosine", "label_smoothing": 0.1,
-          "class_weight": "sqrt", "batch_size": 16, "max_epochs": 4, "patience": 4}
+        input_shape=(16, 16, 1),
+        n_classes=3,
+        filters=[4, 8],
+        dense_units=8,
+        dropout=0.3,
+        crop_px=2,
+        augment={"flip": True, "shift": 0.1, "rotation_deg": 10, "zoom": 0.1},
+        seed=seed,
+    )
+    hp = {
+        "learning_rate": 0.01,
+        "weight_decay": 1e-3,
+        "schedule": "cosine",
+        "label_smoothing": 0.1,
+        "class_weight": "sqrt",
+        "batch_size": 16,
+        "max_epochs": 4,
+        "patience": 4,
+    }
     return model, (x, y), (x[:32], y[:32]), hp
 
 
@@ -188,7 +258,11 @@ def test_a_killed_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_p
     model, *_ = _resume_case(seed=0)
     resumed = keras_nets.fit(model, train=train, val=val, hp=hp, checkpoint=path)
 
-    assert resumed["epochs_run"] == 4 and resumed["val_loss"] == whole["val_loss"] and resumed["loss"] == whole["loss"]
+    assert (
+        resumed["epochs_run"] == 4
+        and resumed["val_loss"] == whole["val_loss"]
+        and resumed["loss"] == whole["loss"]
+    )
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), expected, strict=True))
     assert whole["val_loss"][0] != whole["val_loss"][1]  # it trained: the check is not of four idle epochs
 
@@ -202,8 +276,14 @@ def test_a_checkpoint_of_other_data_or_parameters_is_ignored(tmp_path, caplog):
     path = tmp_path / "member_0.npz"
     keras_nets.fit(model, train=train, val=val, hp={**hp, "max_epochs": 1}, checkpoint=path)
     model, *_ = _resume_case()
-    history = keras_nets.fit(model, train=train, val=val, hp={**hp, "max_epochs": 2}, checkpoint=path,
-                             log=logging.getLogger("test"))
+    history = keras_nets.fit(
+        model,
+        train=train,
+        val=val,
+        hp={**hp, "max_epochs": 2},
+        checkpoint=path,
+        log=logging.getLogger("test"),
+    )
     assert history["epochs_run"] == 2
     assert "ignoring" in caplog.text and "resuming" not in caplog.text
 
@@ -248,7 +328,10 @@ print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threadin
 """
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("portable", "2 2 False False True"), ("fast", "2 2 True True False"), (None, "2 2 False False True")])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("portable", "2 2 False False True"), ("fast", "2 2 True True False"), (None, "2 2 False False True")],
+)
 def test_portable_mode_pins_eigens_cache_sizes_and_drops_the_rewrites_that_bring_the_cpu_in(mode, expected):
     """Portable: Eigen plans its products with fixed cache sizes, not the CPU's; no Grappler
     rewrites into rsqrt / reciprocal; ``threads`` inside and across ops in both modes. Unset
@@ -259,9 +342,15 @@ def test_portable_mode_pins_eigens_cache_sizes_and_drops_the_rewrites_that_bring
 
     from emorec.runner import DETERMINISM_ENV
 
-    env = {k: v for k, v in os.environ.items() if k != DETERMINISM_ENV} | ({DETERMINISM_ENV: mode} if mode else {}) | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = (
+        {k: v for k, v in os.environ.items() if k != DETERMINISM_ENV}
+        | ({DETERMINISM_ENV: mode} if mode else {})
+        | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    )
     code = CONFIGURED.format(workflow=str(Path(keras_nets.__file__).parents[2]))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split("\n")[-2] == expected
 
 
@@ -275,11 +364,19 @@ def test_pinned_cache_sizes_reach_eigens_products(tmp_path):
 
     from emorec.models import eigen_caches
 
-    code = (f"import sys; sys.path.insert(0, {str(Path(keras_nets.__file__).parents[2])!r})\n"
-            "from emorec.models import eigen_caches\nimport tensorflow as tf\n"
-            "print(eigen_caches.pin((16384, 262144, 4194304)))\n"
-            "tf.linalg.matmul(tf.ones((300, 300)), tf.ones((300, 300))).numpy()\nprint(eigen_caches.current())")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, check=True).stdout
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(keras_nets.__file__).parents[2])!r})\n"
+        "from emorec.models import eigen_caches\nimport tensorflow as tf\n"
+        "print(eigen_caches.pin((16384, 262144, 4194304)))\n"
+        "tf.linalg.matmul(tf.ones((300, 300)), tf.ones((300, 300))).numpy()\nprint(eigen_caches.current())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.split("\n")[-3:-1] == ["True", "(16384, 262144, 4194304)"]
     (tmp_path / "not.so").write_bytes(b"plain text, not ELF")
     assert eigen_caches.symbols(tmp_path / "not.so", [eigen_caches.SIZES_SYMBOL]) == {}

@@ -36,7 +36,10 @@ def test_locks_of_a_running_snakemake_are_kept(tmp_path):
     proc = subprocess.Popen([sys.executable, str(fake)], cwd=tmp_path)
     try:
         deadline = time.monotonic() + 10
-        while str(fake) not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode() and time.monotonic() < deadline:
+        while (
+            str(fake) not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)  # until the child has exec'd
         assert other_snakemake_running(tmp_path)
         assert clear_stale_locks(tmp_path) == 0

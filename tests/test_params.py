@@ -2,8 +2,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from emorec.errors import ParamsError
 from emorec.params import validate_params
 

@@ -11,7 +11,9 @@ SR = 16000
 def tone(f0: float, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     rng = np.random.default_rng(seed)
-    return (np.sin(2 * np.pi * f0 * t) + 0.4 * np.sin(2 * np.pi * 2 * f0 * t + 1) + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+    return (
+        np.sin(2 * np.pi * f0 * t) + 0.4 * np.sin(2 * np.pi * 2 * f0 * t + 1) + 0.01 * rng.normal(size=t.size)
+    ).astype(np.float32)
 
 
 @pytest.mark.parametrize("f0", [65.0, 98.0, 150.0, 233.0, 310.0, 480.0])
@@ -58,4 +60,6 @@ def test_frames_can_be_counted_to_match_another_framing(n_frames):
     y = np.arange(1000, dtype=np.float32)
     frames = frame_signal(y, frame_length=587, hop_length=128, n_frames=n_frames)
     assert frames.shape == (n_frames, 587)
-    assert frames[0, 293] == 0.0 and frames[-1, 293] == (128 * (n_frames - 1) if 128 * (n_frames - 1) < 1000 else 0.0)
+    assert frames[0, 293] == 0.0 and frames[-1, 293] == (
+        128 * (n_frames - 1) if 128 * (n_frames - 1) < 1000 else 0.0
+    )

@@ -4,8 +4,8 @@ import zipfile
 
 import pandas as pd
 import pytest
-
 from conftest import make_zip, wav_bytes
+
 from emorec.corpora.ravdess import RavdessCode, ingest_ravdess, parse_ravdess_name, ravdess_row
 from emorec.demo.ravdess import ravdess_grid
 from emorec.errors import DataError
@@ -18,14 +18,21 @@ from emorec.tables import RAVDESS_MANIFEST, REJECTS
 @pytest.mark.parametrize("intensity", [1, 2])
 @pytest.mark.parametrize("actor", [1, 2, 17, 24])
 def test_parse_every_valid_code(modality, channel, emotion, intensity, actor):
-    name = f"Actor_{actor:02d}/{modality:02d}-{channel:02d}-{emotion:02d}-{intensity:02d}-02-01-{actor:02d}.wav"
+    name = (
+        f"Actor_{actor:02d}/{modality:02d}-{channel:02d}-{emotion:02d}-{intensity:02d}-02-01-{actor:02d}.wav"
+    )
     invalid = (emotion == 1 and intensity == 2) or (channel == 2 and emotion in (7, 8))
     if invalid:
         with pytest.raises(ValueError):
             parse_ravdess_name(name)
         return
     code = parse_ravdess_name(name)
-    assert (code.modality, code.vocal_channel, code.emotion, code.intensity) == (modality, channel, emotion, intensity)
+    assert (code.modality, code.vocal_channel, code.emotion, code.intensity) == (
+        modality,
+        channel,
+        emotion,
+        intensity,
+    )
     assert (code.statement, code.repetition, code.actor) == (2, 1, actor)
     assert code.sex == ("male" if actor % 2 else "female")
     assert code.stem == name.split("/")[1][:-4]
@@ -113,7 +120,11 @@ def test_bad_members_are_rejected_with_reasons_and_good_clips_kept(tmp_path):
     assert reasons["Actor_02/02-02-03-01-01-01-02.mp4"].startswith("video (modality 02, video-only)")
     assert set(manifest.columns) == set(RAVDESS_MANIFEST.names)
     assert set(rejects.columns) == set(REJECTS.names)
-    assert dict(manifest.groupby("speaker")["split"].first()) == {"Actor_01": "train", "Actor_02": "val", "Actor_03": "test"}
+    assert dict(manifest.groupby("speaker")["split"].first()) == {
+        "Actor_01": "train",
+        "Actor_02": "val",
+        "Actor_03": "test",
+    }
     stereo = manifest.set_index("sample_id").loc["03-01-03-01-01-02-01"]
     assert (stereo.channels, stereo.sample_rate, stereo.label, stereo.sex) == (2, 48000, "happy", "male")
     assert set(manifest["label"]) == {"neutral", "angry", "happy"}
@@ -140,7 +151,10 @@ def test_unsafe_members_are_refused(tmp_path):
 
 
 def test_too_many_rejects_fail_naming_the_archive(tmp_path):
-    archive = make_zip(tmp_path / "wrong.zip", {"a.txt": b"x", "b.txt": b"y", "Actor_01/03-01-01-01-01-01-01.wav": wav_bytes()})
+    archive = make_zip(
+        tmp_path / "wrong.zip",
+        {"a.txt": b"x", "b.txt": b"y", "Actor_01/03-01-01-01-01-01-01.wav": wav_bytes()},
+    )
     with pytest.raises(DataError, match=r"wrong\.zip: 2 of 3 .*rejected"):
         _ingest(tmp_path, archive, max_reject_fraction=0.05)
 
@@ -149,7 +163,9 @@ def test_missing_and_corrupt_archives_fail_clearly(tmp_path):
     with pytest.raises(DataError, match=r"archive not found: .*nowhere\.zip.*demo"):
         _ingest(tmp_path, tmp_path / "nowhere.zip")
     truncated = tmp_path / "truncated.zip"
-    truncated.write_bytes(make_zip(tmp_path / "full.zip", {"Actor_01/03-01-01-01-01-01-01.wav": wav_bytes()}).read_bytes()[:-30])
+    truncated.write_bytes(
+        make_zip(tmp_path / "full.zip", {"Actor_01/03-01-01-01-01-01-01.wav": wav_bytes()}).read_bytes()[:-30]
+    )
     with pytest.raises(DataError, match="truncated"):
         _ingest(tmp_path, truncated)
 

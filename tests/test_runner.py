@@ -8,7 +8,12 @@ import pytest
 
 from emorec.runner import DETERMINISM_ENV, PORTABLE_ENV, set_pipeline_env
 
-EMULATED = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "NPY_DISABLE_CPU_FEATURES": "", "OPENBLAS_CORETYPE": "SkylakeX", "OPENCV_IPP": "sse42"}
+EMULATED = {
+    "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+    "NPY_DISABLE_CPU_FEATURES": "",
+    "OPENBLAS_CORETYPE": "SkylakeX",
+    "OPENCV_IPP": "sse42",
+}
 
 
 def run_under_portable_env(code: str, **users: str) -> subprocess.CompletedProcess:
@@ -50,7 +55,9 @@ def test_unknown_mode_fails_clearly():
 def test_numpy_under_the_portable_env_runs_no_avx512_loops():
     """NumPy reads NPY_DISABLE_CPU_FEATURES at import: a job started with the portable
     environment dispatches to its AVX2 loops at most, on any CPU."""
-    out = run_under_portable_env("import numpy._core._multiarray_umath as m; print(sorted(k for k in m.__cpu_dispatch__ if m.__cpu_features__.get(k)))")
+    out = run_under_portable_env(
+        "import numpy._core._multiarray_umath as m; print(sorted(k for k in m.__cpu_dispatch__ if m.__cpu_features__.get(k)))"
+    )
     assert set(eval(out.stdout)) <= {"X86_V3"}, out.stdout + out.stderr
 
 

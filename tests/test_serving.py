@@ -5,7 +5,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import ARTEFACTS, ENV, REPO, free_port, headless_chromium, wait_for, wav_bytes
+
 from emorec.datasets import speaker_baseline, speaker_normalise
 from emorec.serving.media import MediaError, read_audio, sniff
 from emorec.serving.project import champion
@@ -40,13 +39,16 @@ def test_sniff_tells_media_from_their_bytes_not_their_names():
     assert sniff(cv2.imencode(".jpg", np.zeros((64, 64), np.uint8))[1].tobytes()) == "image"
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (b"", "empty file"),
-    (b"RIFF", "too short"),
-    (b"this is a text file renamed to .wav\n" * 20, "the content is text"),
-    (bytes(range(256)) * 4, "unrecognised binary data"),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 200, None),  # a WAV header with nothing usable
-])
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"RIFF", "too short"),
+        (b"this is a text file renamed to .wav\n" * 20, "the content is text"),
+        (bytes(range(256)) * 4, "unrecognised binary data"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 200, None),  # a WAV header with nothing usable
+    ],
+)
 def test_unusable_files_get_one_clear_reason(data, reason):
     if reason is None:
         with pytest.raises(MediaError, match="unreadable audio"):
@@ -84,16 +86,34 @@ def test_predictions_run_in_the_params_determinism_mode(monkeypatch, tmp_path):
     from emorec import cli
     from emorec.runner import DETERMINISM_ENV, PORTABLE_ENV
 
-    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in [*PORTABLE_ENV, DETERMINISM_ENV]})
-    monkeypatch.setattr("emorec.serving.project.project_predictor", lambda params, root, **local: SimpleNamespace(mode=params["determinism"]))
-    predictor, serving = cli.build_predictor(cli.parser().parse_args(["predict", "clip.wav", "--root", str(tmp_path)]))
-    assert predictor.mode == "portable" and serving["max_audio_s"] > 0 and predictor.limits.audio_s == serving["max_audio_s"]
-    assert os.environ[DETERMINISM_ENV] == "portable" and {k: os.environ[k] for k in PORTABLE_ENV} == PORTABLE_ENV
+    monkeypatch.setattr(
+        os, "environ", {k: v for k, v in os.environ.items() if k not in [*PORTABLE_ENV, DETERMINISM_ENV]}
+    )
+    monkeypatch.setattr(
+        "emorec.serving.project.project_predictor",
+        lambda params, root, **local: SimpleNamespace(mode=params["determinism"]),
+    )
+    predictor, serving = cli.build_predictor(
+        cli.parser().parse_args(["predict", "clip.wav", "--root", str(tmp_path)])
+    )
+    assert (
+        predictor.mode == "portable"
+        and serving["max_audio_s"] > 0
+        and predictor.limits.audio_s == serving["max_audio_s"]
+    )
+    assert (
+        os.environ[DETERMINISM_ENV] == "portable" and {k: os.environ[k] for k in PORTABLE_ENV} == PORTABLE_ENV
+    )
 
 
 def test_champion_is_the_best_validation_macro_f1():
-    metrics = {"audio.svm.val.macro_f1": 0.6, "audio.mlp.val.macro_f1": 0.7, "audio.mlp.test.macro_f1": 0.9,
-               "audio.svm.ravdess.val.macro_f1": 0.99, "visual.cnn.val.macro_f1": 0.5}
+    metrics = {
+        "audio.svm.val.macro_f1": 0.6,
+        "audio.mlp.val.macro_f1": 0.7,
+        "audio.mlp.test.macro_f1": 0.9,
+        "audio.svm.ravdess.val.macro_f1": 0.99,
+        "visual.cnn.val.macro_f1": 0.5,
+    }
     assert champion(metrics, "audio") == "mlp"
     assert champion(metrics, "visual") == "cnn"
 
@@ -118,8 +138,13 @@ def demo_files(run: Path, folder: Path) -> dict[str, Path]:
 
 
 def emorec(run: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*EMOREC, *args, "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
-                          capture_output=True, text=True, cwd=run, env=env or ENV)
+    return subprocess.run(
+        [*EMOREC, *args, "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=run,
+        env=env or ENV,
+    )
 
 
 @pytest.mark.e2e
@@ -148,11 +173,12 @@ def test_predict_prints_one_json_line_per_input_and_names_bad_ones(run, tmp_path
 
 @pytest.mark.e2e
 def test_a_large_photo_is_searched_for_a_face_and_a_faceless_one_refused(run, tmp_path):
-    files = demo_files(run, tmp_path / "demo")
     blank = tmp_path / "blank.png"
     blank.write_bytes(cv2.imencode(".png", np.full((480, 640), 128, np.uint8))[1].tobytes())
     result = emorec(run, "predict", str(blank))
-    assert result.returncode == 1 and "no face found in the 640x480 image" in json.loads(result.stdout)["error"]
+    assert (
+        result.returncode == 1 and "no face found in the 640x480 image" in json.loads(result.stdout)["error"]
+    )
 
 
 @pytest.mark.e2e
@@ -162,12 +188,32 @@ def test_rest_through_mlflow_serve_answers_as_emorec_predict(run, tmp_path):
     files = demo_files(run, tmp_path / "demo")
     # mlflow's scoring server execs `uvicorn` by name: the venv's bin/ must be on PATH
     venv_bin = str(Path(sys.executable).parent)
-    env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{run / 'mlflow.db'}", "PATH": f"{venv_bin}{os.pathsep}{ENV.get('PATH', '')}"}
+    env = {
+        **ENV,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{run / 'mlflow.db'}",
+        "PATH": f"{venv_bin}{os.pathsep}{ENV.get('PATH', '')}",
+    }
     for model, path in (("emorec-audio", files["wav"]), ("emorec-visual", files["face"])):
         port = free_port()
         server = subprocess.Popen(
-            ["mlflow", "models", "serve", "-m", f"models:/{model}@champion", "--env-manager", "local",
-             "--host", "127.0.0.1", "--port", str(port)], cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{model}@champion",
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=run,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             wait_for(f"http://127.0.0.1:{port}/ping", server)
@@ -178,7 +224,16 @@ def test_rest_through_mlflow_serve_answers_as_emorec_predict(run, tmp_path):
         finally:
             server.terminate()
             server.wait(timeout=30)
-        local = json.loads(emorec(run, "predict", str(path), f"--{model.split('-')[1]}-model", f"models:/{model}@champion", env=env).stdout)
+        local = json.loads(
+            emorec(
+                run,
+                "predict",
+                str(path),
+                f"--{model.split('-')[1]}-model",
+                f"models:/{model}@champion",
+                env=env,
+            ).stdout
+        )
         assert served["label"] == local["label"]
         for label, p in local["probabilities"].items():
             assert abs(served["probabilities"][label] - p) < 1e-5
@@ -193,16 +248,40 @@ def test_upload_page_in_a_headless_browser(run, tmp_path):
 
     files = demo_files(run, tmp_path / "demo")
     port = free_port()
-    server = subprocess.Popen([*EMOREC, "serve", "--port", str(port), "--max-mb", "1", "--root", str(run), "--configfile", str(REPO / "tests/config/tiny.yaml")],
-                              cwd=run, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [
+            *EMOREC,
+            "serve",
+            "--port",
+            str(port),
+            "--max-mb",
+            "1",
+            "--root",
+            str(run),
+            "--configfile",
+            str(REPO / "tests/config/tiny.yaml"),
+        ],
+        cwd=run,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", server)
         # the JSON endpoint, as a script uses it: a WAV, then a non-media file and an oversized one
-        answer = requests.post(f"http://127.0.0.1:{port}/predict", data=files["wav"].read_bytes(), timeout=60).json()
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/predict", data=files["wav"].read_bytes(), timeout=60
+        ).json()
         assert answer["kind"] == "audio" and "sex" in answer
-        refused = requests.post(f"http://127.0.0.1:{port}/predict", data=b"plain text, not media\n" * 10, timeout=60)
+        refused = requests.post(
+            f"http://127.0.0.1:{port}/predict", data=b"plain text, not media\n" * 10, timeout=60
+        )
         assert refused.status_code == 415 and "the content is text" in refused.json()["error"]
-        assert requests.post(f"http://127.0.0.1:{port}/predict", data=b"\0" * (2 << 20), timeout=60).status_code == 413
+        assert (
+            requests.post(f"http://127.0.0.1:{port}/predict", data=b"\0" * (2 << 20), timeout=60).status_code
+            == 413
+        )
 
         with headless_chromium() as page:
             page.get(f"http://127.0.0.1:{port}/")
@@ -210,15 +289,25 @@ def test_upload_page_in_a_headless_browser(run, tmp_path):
             ARTEFACTS.mkdir(exist_ok=True)
             for path, kind in ((files["wav"], "audio"), (files["face"], "image")):
                 upload.send_keys(str(path))
-                WebDriverWait(page, 60).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == path.name)
+                WebDriverWait(page, 60).until(
+                    lambda d, name=path.name: (
+                        d.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == name
+                    )
+                )
                 top = page.find_element(By.ID, "top").text
                 bars = page.find_elements(By.CSS_SELECTOR, "#bars .bar")
-                expected = requests.post(f"http://127.0.0.1:{port}/predict", data=path.read_bytes(), timeout=60).json()
+                expected = requests.post(
+                    f"http://127.0.0.1:{port}/predict", data=path.read_bytes(), timeout=60
+                ).json()
                 assert top.startswith(f"{path.name}: {expected['label']}")
-                assert [b.get_attribute("data-label") for b in bars][0] == expected["label"]
+                assert bars[0].get_attribute("data-label") == expected["label"]
                 assert len(bars) == len(expected["probabilities"])
                 sex = page.find_element(By.ID, "sex").text
-                assert (sex.startswith("voice: ") and expected["sex"]["label"] in sex) if kind == "audio" else sex == ""
+                assert (
+                    (sex.startswith("voice: ") and expected["sex"]["label"] in sex)
+                    if kind == "audio"
+                    else sex == ""
+                )
                 assert "answered by" in page.find_element(By.ID, "models").text
                 page.save_screenshot(str(ARTEFACTS / f"upload_page_{kind}.png"))
             assert (ARTEFACTS / "upload_page_audio.png").read_bytes()[:4] == b"\x89PNG"
@@ -234,8 +323,14 @@ def test_predict_on_real_ravdess_fer2013_and_video_files(run, shared_data, tmp_p
     a FER2013 JPEG, a 1280x720 H.264 RAVDESS MP4 with its AAC track."""
     picks = {
         "speech.wav": (shared_data / "ravdess/Audio_Speech_Actors_01-02.zip", lambda n: n.endswith(".wav")),
-        "face.jpg": (shared_data / "fer2013/fer2013_images.zip", lambda n: n.startswith("test/happy/") and n.endswith(".jpg")),
-        "clip.mp4": (shared_data / "ravdess_video/Video_Speech_Actor_05_partial.zip", lambda n: n.split("/")[-1].startswith("01-")),
+        "face.jpg": (
+            shared_data / "fer2013/fer2013_images.zip",
+            lambda n: n.startswith("test/happy/") and n.endswith(".jpg"),
+        ),
+        "clip.mp4": (
+            shared_data / "ravdess_video/Video_Speech_Actor_05_partial.zip",
+            lambda n: n.split("/")[-1].startswith("01-"),
+        ),
     }
     for name, (archive, wanted) in picks.items():
         with zipfile.ZipFile(archive) as z:

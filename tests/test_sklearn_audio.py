@@ -15,7 +15,11 @@ def grouped_data(seed=0, speakers=6, per=20, classes=3, features=5):
 
 @pytest.mark.parametrize(
     ("kind", "grid"),
-    [("svm", {"C": [0.1, 10.0]}), ("random_forest", {"n_estimators": [20], "max_depth": [2, None]}), ("gradient_boosting", {"max_iter": [20]})],
+    [
+        ("svm", {"C": [0.1, 10.0]}),
+        ("random_forest", {"n_estimators": [20], "max_depth": [2, None]}),
+        ("gradient_boosting", {"max_iter": [20]}),
+    ],
 )
 def test_tune_learns_and_reports_the_grid(kind, grid):
     X, y, groups = grouped_data()
@@ -51,3 +55,18 @@ def test_speaker_labels_with_two_speakers_skip_the_search_and_fit_the_first_grid
     assert report == {"best_params": {"C": 0.5}, "cv_macro_f1": None, "cv_results": []}
     assert model.get_params()["model__estimator__C"] == 0.5
     assert model.predict_proba(X).shape == (len(y), 2)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "random_forest"])
+def test_a_one_point_grid_without_estimate_fits_once_the_model_the_search_refits(kind):
+    """Inside an outer CV fold the inner search of a one-point grid only estimates a score: it
+    is skipped, and the model is the same as the search's refit."""
+    X, y, groups = grouped_data(seed=5)
+    grid = {"hidden_layer_sizes": [[8]]} if kind == "mlp" else {"n_estimators": [10]}
+    searched, report = tune(X, y, groups, kind=kind, grid=grid, folds=3, seed=2)
+    once, shortcut = tune(X, y, groups, kind=kind, grid=grid, folds=3, seed=2, estimate=False)
+    np.testing.assert_allclose(once.predict_proba(X), searched.predict_proba(X), rtol=0, atol=1e-12)
+    assert report["cv_macro_f1"] is not None and shortcut["cv_macro_f1"] is None
+    assert shortcut["best_params"] == report["best_params"]
+    two_points = tune(X, y, groups, kind="svm", grid={"C": [0.5, 10.0]}, folds=3, seed=0, estimate=False)[1]
+    assert two_points["cv_macro_f1"] is not None  # a real choice is still searched

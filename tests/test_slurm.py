@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, TINY, free_port, snakemake
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
@@ -32,36 +31,38 @@ def binary(name: str) -> str | None:
 def slurm_conf(folder: Path, host: str, node: str) -> str:
     """A minimal ``slurm.conf``: one node, one partition, no accounting (job states come from
     squeue, kept for 10 minutes), no cgroups; state, spool, logs and ports of its own."""
-    return "\n".join([
-        MARK,
-        "ClusterName=emorec",
-        f"SlurmctldHost={host}",
-        "SlurmUser=root",
-        "SlurmdUser=root",
-        f"SlurmctldPort={free_port()}",
-        f"SlurmdPort={free_port()}",
-        "AuthType=auth/munge",
-        f"AuthInfo=socket={folder / 'munge' / 'socket'}",
-        "CredType=cred/munge",
-        f"StateSaveLocation={folder / 'state'}",
-        f"SlurmdSpoolDir={folder / 'spool'}",
-        f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
-        f"SlurmdPidFile={folder / 'slurmd.pid'}",
-        f"SlurmctldLogFile={folder / 'slurmctld.log'}",
-        f"SlurmdLogFile={folder / 'slurmd.log'}",
-        "SelectType=select/cons_tres",
-        "SelectTypeParameters=CR_Core_Memory",
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
-        "JobAcctGatherType=jobacct_gather/none",
-        "AccountingStorageType=accounting_storage/none",
-        "MpiDefault=none",
-        "ReturnToService=2",
-        "MinJobAge=600",
-        node,
-        "PartitionName=emorec Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
-        "",
-    ])
+    return "\n".join(
+        [
+            MARK,
+            "ClusterName=emorec",
+            f"SlurmctldHost={host}",
+            "SlurmUser=root",
+            "SlurmdUser=root",
+            f"SlurmctldPort={free_port()}",
+            f"SlurmdPort={free_port()}",
+            "AuthType=auth/munge",
+            f"AuthInfo=socket={folder / 'munge' / 'socket'}",
+            "CredType=cred/munge",
+            f"StateSaveLocation={folder / 'state'}",
+            f"SlurmdSpoolDir={folder / 'spool'}",
+            f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
+            f"SlurmdPidFile={folder / 'slurmd.pid'}",
+            f"SlurmctldLogFile={folder / 'slurmctld.log'}",
+            f"SlurmdLogFile={folder / 'slurmd.log'}",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_Core_Memory",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "AccountingStorageType=accounting_storage/none",
+            "MpiDefault=none",
+            "ReturnToService=2",
+            "MinJobAge=600",
+            node,
+            "PartitionName=emorec Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+            "",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def slurm() -> Iterator[Path]:
     missing = [name for name in DAEMONS if binary(name) is None]
     if missing or os.geteuid() != 0:
         if os.environ.get("CI"):
-            raise AssertionError(f"CI runs as root with Slurm and munge installed (.ci/run installs them); missing: {missing}")
+            raise AssertionError(
+                f"CI runs as root with Slurm and munge installed (.ci/run installs them); missing: {missing}"
+            )
         pytest.skip(f"needs root and Slurm + munge (missing: {', '.join(missing) or 'root'})")
     if SLURM_CONF.exists() and MARK not in SLURM_CONF.read_text():
         pytest.skip(f"{SLURM_CONF} belongs to a real cluster; the test does not replace it")
@@ -82,7 +85,9 @@ def slurm() -> Iterator[Path]:
     key = folder / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
-    node = subprocess.run([binary("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    node = subprocess.run(
+        [binary("slurmd"), "-C"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
     host = socket.gethostname().split(".")[0]  # slurmd -C names the node hostname -s, as it must
     SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
     SLURM_CONF.write_text(slurm_conf(folder, host, node))
@@ -90,8 +95,16 @@ def slurm() -> Iterator[Path]:
     try:
         munge = folder / "munge"
         for argv in (
-            [binary("munged"), "--foreground", "--force", f"--socket={munge / 'socket'}", f"--key-file={key}",
-             f"--pid-file={munge / 'pid'}", f"--seed-file={munge / 'seed'}", f"--log-file={munge / 'log'}"],
+            [
+                binary("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={munge / 'socket'}",
+                f"--key-file={key}",
+                f"--pid-file={munge / 'pid'}",
+                f"--seed-file={munge / 'seed'}",
+                f"--log-file={munge / 'log'}",
+            ],
             [binary("slurmctld"), "-D", "-i"],
             [binary("slurmd"), "-D"],
         ):
@@ -105,7 +118,10 @@ def slurm() -> Iterator[Path]:
                 break
             time.sleep(0.5)
         else:
-            logs = "\n".join(f"{p.name}: {p.read_text()[-1500:]}" for p in sorted(folder.glob("*.log")) + sorted(folder.glob("*.out")))
+            logs = "\n".join(
+                f"{p.name}: {p.read_text()[-1500:]}"
+                for p in sorted(folder.glob("*.log")) + sorted(folder.glob("*.out"))
+            )
             raise AssertionError(f"the node never became idle (sinfo: {state!r})\n{logs}")
         yield folder
     finally:
@@ -123,8 +139,15 @@ def slurm() -> Iterator[Path]:
 def test_tiny_dag_runs_as_slurm_jobs_and_equals_the_local_run(run, slurm, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e_slurm")  # the local run's depth (code inputs are relative paths)
     result = snakemake(
-        workdir, "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
-        "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2",
+        workdir,
+        "--profile",
+        str(REPO / "profiles/slurm"),
+        "--configfile",
+        str(TINY),
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "2",
         "--slurm-keep-successful-logs",
     )
     output = result.stdout + result.stderr
@@ -138,14 +161,18 @@ def test_tiny_dag_runs_as_slurm_jobs_and_equals_the_local_run(run, slurm, tmp_pa
     assert len(submitted) == rule_jobs - targets > 20
     for job_id, log in submitted:
         assert Path(log).name == f"{job_id}.log" and "Finished job" in Path(log).read_text()
-    states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True, check=True).stdout
+    states = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True, check=True
+    ).stdout
     finished = dict(line.split() for line in states.splitlines())
     assert {finished.get(job_id) for job_id, _ in submitted} == {"COMPLETED"}
 
     # The same numbers and files as the local run, byte for byte.
     assert (workdir / "reports/metrics.json").read_bytes() == (run / "reports/metrics.json").read_bytes()
     for path in sorted((run / "reports").rglob("*")):
-        if path.suffix in {".json", ".csv", ".md", ".parquet"} and path.name != "mlflow_run.json":  # run ids, times
+        if (
+            path.suffix in {".json", ".csv", ".md", ".parquet"} and path.name != "mlflow_run.json"
+        ):  # run ids, times
             assert (workdir / path.relative_to(run)).read_bytes() == path.read_bytes(), path.relative_to(run)
 
     again = snakemake(workdir, "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY), "-n")

@@ -4,7 +4,15 @@ import pytest
 import scipy.fft
 
 from emorec.features.audio import AudioFeatureExtractor, AudioFeatureParams
-from emorec.features.spectral import dct_matrix, frame_signal, mel_filters, power_spectrum, savgol_weights, segment_deltas, segment_stats
+from emorec.features.spectral import (
+    dct_matrix,
+    frame_signal,
+    mel_filters,
+    power_spectrum,
+    savgol_weights,
+    segment_deltas,
+    segment_stats,
+)
 
 
 def noise(n: int, seed: int = 0) -> np.ndarray:
@@ -25,13 +33,19 @@ def test_power_spectrum_is_librosas_stft_power(n_fft, hop_length):
 @pytest.mark.parametrize(("n_fft", "n_mels"), [(512, 40), (512, 64), (2048, 128)])
 def test_mel_filters_are_librosas(sample_rate, n_fft, n_mels):
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
-    np.testing.assert_allclose(mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels), theirs, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels), theirs, rtol=1e-5, atol=1e-8
+    )
 
 
 @pytest.mark.parametrize(("n_out", "n_in"), [(1, 8), (13, 40), (20, 64)])
 def test_dct_matrix_is_the_orthonormal_dct(n_out, n_in):
     x = np.random.default_rng(1).normal(size=(5, n_in))
-    np.testing.assert_allclose(x @ dct_matrix(n_out=n_out, n_in=n_in).T, scipy.fft.dct(x, type=2, norm="ortho", axis=1)[:, :n_out], atol=1e-5)
+    np.testing.assert_allclose(
+        x @ dct_matrix(n_out=n_out, n_in=n_in).T,
+        scipy.fft.dct(x, type=2, norm="ortho", axis=1)[:, :n_out],
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -58,7 +72,9 @@ def test_segment_stats_with_and_without_mask():
     x = np.arange(10, dtype=np.float64)[:, None]
     starts = np.array([0, 4, 5, 10])
     stats = segment_stats(x, starts)
-    np.testing.assert_allclose(stats[:, 0], [[1.5, np.std([0, 1, 2, 3]), 0, 3], [4, 0, 4, 4], [7, np.std([5, 6, 7, 8, 9]), 5, 9]])
+    np.testing.assert_allclose(
+        stats[:, 0], [[1.5, np.std([0, 1, 2, 3]), 0, 3], [4, 0, 4, 4], [7, np.std([5, 6, 7, 8, 9]), 5, 9]]
+    )
     mask = np.array([1, 0, 1, 0, 0, 1, 1, 0, 0, 0], bool)
     masked = segment_stats(x, starts, mask)
     np.testing.assert_allclose(masked[:, 0], [[1, 1, 0, 2], [0, 0, 0, 0], [5.5, 0.5, 5, 6]])
@@ -69,7 +85,12 @@ def test_a_batch_gives_each_clip_what_it_gets_alone():
     params = AudioFeatureParams()
     extract = AudioFeatureExtractor(params)
     t = np.arange(16000) / 16000
-    clips = [noise(300, 1), (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), noise(40000, 2), np.zeros(5000, np.float32)]
+    clips = [
+        noise(300, 1),
+        (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32),
+        noise(40000, 2),
+        np.zeros(5000, np.float32),
+    ]
     descriptors, logmels = extract.batch(clips)
     for i, clip in enumerate(clips):
         alone_d, alone_m = extract(clip)

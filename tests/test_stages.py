@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import REPO
 
 from emorec.datasets import classes_of, encode, model_input, split_rows
 from emorec.errors import DataError
@@ -15,9 +16,15 @@ from emorec.models.sklearn_audio import build_pipeline
 from emorec.models.store import load_model, save_model
 from emorec.stages.evaluate import evaluate_model
 from emorec.stages.fuse import common_labels, run_fusion
-from conftest import REPO
-from emorec.stages.report import README_BLOCKS, merge_metrics, real_results_markdown, results_markdown, update_readme, write_metrics
-from emorec.tables import audio_features_schema, audio_descriptor_names, write_table
+from emorec.stages.report import (
+    README_BLOCKS,
+    merge_metrics,
+    real_results_markdown,
+    results_markdown,
+    update_readme,
+    write_metrics,
+)
+from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
 
 N_MFCC, N_MELS, FRAMES = 2, 4, 6
 
@@ -33,13 +40,25 @@ def audio_table(n_per_class: int = 12, seed: int = 0) -> pa.Table:
     names = audio_descriptor_names(n_mfcc=N_MFCC)
     data = {name: rng.normal(size=n).astype(np.float32) for name in names}
     for name in names[:10]:
-        data[name] = np.array([classes.index(label) for label in labels], dtype=np.float32) * 3 + rng.normal(0, 0.3, n).astype(np.float32)
-    table = pa.table({
-        "corpus": ["ravdess"] * n, "sample_id": [f"s{i}" for i in range(n)], "label": labels,
-        "label_id": [LABELS.index(label) for label in labels], "original_label": labels, "split": split,
-        "speaker": speakers, **data,
-        "logmel": pa.array(list(rng.normal(size=(n, N_MELS * FRAMES)).astype(np.float32)), pa.list_(pa.float32(), N_MELS * FRAMES)),
-    })
+        data[name] = np.array([classes.index(label) for label in labels], dtype=np.float32) * 3 + rng.normal(
+            0, 0.3, n
+        ).astype(np.float32)
+    table = pa.table(
+        {
+            "corpus": ["ravdess"] * n,
+            "sample_id": [f"s{i}" for i in range(n)],
+            "label": labels,
+            "label_id": [LABELS.index(label) for label in labels],
+            "original_label": labels,
+            "split": split,
+            "speaker": speakers,
+            **data,
+            "logmel": pa.array(
+                list(rng.normal(size=(n, N_MELS * FRAMES)).astype(np.float32)),
+                pa.list_(pa.float32(), N_MELS * FRAMES),
+            ),
+        }
+    )
     return table.cast(audio_features_schema(n_mfcc=N_MFCC, n_mels=N_MELS, frames=FRAMES))
 
 
@@ -73,7 +92,9 @@ def train_and_save(features, model_dir):
     table = audio_table()
     train = split_rows(table, "train")
     classes = classes_of(np.asarray(train.column("label").to_pylist()))
-    model = build_pipeline("random_forest", seed=0).fit(model_input(train, "descriptors"), encode(np.asarray(train.column("label").to_pylist()), classes))
+    model = build_pipeline("random_forest", seed=0).fit(
+        model_input(train, "descriptors"), encode(np.asarray(train.column("label").to_pylist()), classes)
+    )
     save_model(model, model_dir, framework="sklearn", card={"input": "descriptors", "classes": classes})
     return classes
 
@@ -82,12 +103,16 @@ def test_saved_model_round_trips_and_is_evaluated(features, tmp_path):
     classes = train_and_save(features, tmp_path / "model")
     model = load_model(tmp_path / "model")
     assert model.classes == classes and model.framework == "sklearn"
-    metrics = evaluate_model(model_dir=tmp_path / "model", features=features, out_dir=tmp_path / "report", prefix="audio.rf")
+    metrics = evaluate_model(
+        model_dir=tmp_path / "model", features=features, out_dir=tmp_path / "report", prefix="audio.rf"
+    )
     assert metrics["audio.rf.test.accuracy"] > 0.9  # the informative descriptors give the class away
     assert metrics["audio.rf.test.n"] == 8 and metrics["audio.rf.train.n"] == 32
     assert {"audio.rf.test.f1.calm", "audio.rf.val.macro_f1", "audio.rf.test.top2_accuracy"} <= set(metrics)
     predictions = pd.read_parquet(tmp_path / "report" / "predictions.parquet")
-    assert list(predictions.columns) == ["corpus", "sample_id", "split", "label", "predicted"] + [f"p_{c}" for c in classes]
+    assert list(predictions.columns) == ["corpus", "sample_id", "split", "label", "predicted"] + [
+        f"p_{c}" for c in classes
+    ]
     np.testing.assert_allclose(predictions[[f"p_{c}" for c in classes]].sum(axis=1), 1.0, rtol=1e-5)
     confusion = pd.read_csv(tmp_path / "report" / "confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
@@ -120,7 +145,16 @@ def predictions(path, *, classes, splits, seed, accuracy, n=200):
             p = rng.dirichlet(np.ones(len(classes))) * 0.3
             p[classes.index(guess)] += 0.7 if right else 0.4
             p[classes.index(label)] += 0.0 if right else 0.3
-            rows.append({"corpus": "x", "sample_id": f"{split}{i}", "split": split, "label": label, "predicted": guess, **{f"p_{c}": p[j] for j, c in enumerate(classes)}})
+            rows.append(
+                {
+                    "corpus": "x",
+                    "sample_id": f"{split}{i}",
+                    "split": split,
+                    "label": label,
+                    "predicted": guess,
+                    **{f"p_{c}": p[j] for j, c in enumerate(classes)},
+                }
+            )
     pd.DataFrame(rows).to_parquet(path)
     return path
 
@@ -130,14 +164,41 @@ FACES = ["neutral", "happy", "sad", "angry", "surprised"]
 
 
 def test_common_labels_apply_the_mapping():
-    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": "neutral"}) == ["neutral", "happy", "sad", "angry"]
-    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": None, "sad": None}) == ["neutral", "happy", "angry"]
+    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": "neutral"}) == [
+        "neutral",
+        "happy",
+        "sad",
+        "angry",
+    ]
+    assert common_labels({"a": AUDIO, "v": FACES}, {"calm": None, "sad": None}) == [
+        "neutral",
+        "happy",
+        "angry",
+    ]
 
 
 def test_fusion_beats_single_modalities_and_uses_validation_only(tmp_path):
-    audio = predictions(tmp_path / "a.parquet", classes=AUDIO, splits=["val", "test"], seed=1, accuracy={"val": 0.7, "test": 0.7})
-    visual = predictions(tmp_path / "v.parquet", classes=FACES, splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.7})
-    metrics = run_fusion(audio_predictions=audio, visual_predictions=visual, out_dir=tmp_path / "f1", label_map={"calm": "neutral"}, seed=0)
+    audio = predictions(
+        tmp_path / "a.parquet",
+        classes=AUDIO,
+        splits=["val", "test"],
+        seed=1,
+        accuracy={"val": 0.7, "test": 0.7},
+    )
+    visual = predictions(
+        tmp_path / "v.parquet",
+        classes=FACES,
+        splits=["val", "test"],
+        seed=2,
+        accuracy={"val": 0.7, "test": 0.7},
+    )
+    metrics = run_fusion(
+        audio_predictions=audio,
+        visual_predictions=visual,
+        out_dir=tmp_path / "f1",
+        label_map={"calm": "neutral"},
+        seed=0,
+    )
     best_single = max(metrics["fusion.audio_only.test.accuracy"], metrics["fusion.visual_only.test.accuracy"])
     assert metrics["fusion.fscore.test.accuracy"] > best_single
     assert metrics["fusion.pairs"] == metrics["fusion.fscore.test.n"] > 0
@@ -145,8 +206,20 @@ def test_fusion_beats_single_modalities_and_uses_validation_only(tmp_path):
     assert list(weights["label"]) == ["neutral", "happy", "sad", "angry"]
     np.testing.assert_allclose(weights["audio_weight"] + weights["visual_weight"], 1.0, atol=2e-6)
     # Same validation predictions, different test predictions: the weights must not move.
-    visual2 = predictions(tmp_path / "v2.parquet", classes=FACES, splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.2})
-    run_fusion(audio_predictions=audio, visual_predictions=visual2, out_dir=tmp_path / "f2", label_map={"calm": "neutral"}, seed=0)
+    visual2 = predictions(
+        tmp_path / "v2.parquet",
+        classes=FACES,
+        splits=["val", "test"],
+        seed=2,
+        accuracy={"val": 0.7, "test": 0.2},
+    )
+    run_fusion(
+        audio_predictions=audio,
+        visual_predictions=visual2,
+        out_dir=tmp_path / "f2",
+        label_map={"calm": "neutral"},
+        seed=0,
+    )
     pd.testing.assert_frame_equal(weights, pd.read_csv(tmp_path / "f2" / "weights.csv"))
     fused = pd.read_parquet(tmp_path / "f1" / "predictions.parquet")
     assert set(fused["method"]) == {"audio_only", "visual_only", "fscore", "mean", "product"}
@@ -155,24 +228,46 @@ def test_fusion_beats_single_modalities_and_uses_validation_only(tmp_path):
 
 
 def test_fusion_needs_shared_labels(tmp_path):
-    audio = predictions(tmp_path / "a.parquet", classes=["calm", "sad"], splits=["val", "test"], seed=1, accuracy={"val": 0.7, "test": 0.7})
-    visual = predictions(tmp_path / "v.parquet", classes=["happy", "sad"], splits=["val", "test"], seed=2, accuracy={"val": 0.7, "test": 0.7})
+    audio = predictions(
+        tmp_path / "a.parquet",
+        classes=["calm", "sad"],
+        splits=["val", "test"],
+        seed=1,
+        accuracy={"val": 0.7, "test": 0.7},
+    )
+    visual = predictions(
+        tmp_path / "v.parquet",
+        classes=["happy", "sad"],
+        splits=["val", "test"],
+        seed=2,
+        accuracy={"val": 0.7, "test": 0.7},
+    )
     with pytest.raises(DataError, match="fewer than two labels"):
-        run_fusion(audio_predictions=audio, visual_predictions=visual, out_dir=tmp_path / "f", label_map={}, seed=0)
+        run_fusion(
+            audio_predictions=audio, visual_predictions=visual, out_dir=tmp_path / "f", label_map={}, seed=0
+        )
 
 
 def test_metrics_merge_refuses_duplicates_and_renders_a_table(tmp_path):
-    write_metrics(tmp_path / "a.json", {"audio.svm.test.accuracy": 0.51234567, "audio.svm.test.n": np.int64(120)})
+    write_metrics(
+        tmp_path / "a.json", {"audio.svm.test.accuracy": 0.51234567, "audio.svm.test.n": np.int64(120)}
+    )
     write_metrics(tmp_path / "b.json", {"fusion.fscore.test.accuracy": 0.9})
     merged = merge_metrics([tmp_path / "a.json", tmp_path / "b.json"])
-    assert merged == {"audio.svm.test.accuracy": 0.512346, "audio.svm.test.n": 120, "fusion.fscore.test.accuracy": 0.9}
+    assert merged == {
+        "audio.svm.test.accuracy": 0.512346,
+        "audio.svm.test.n": 120,
+        "fusion.fscore.test.accuracy": 0.9,
+    }
     table = results_markdown(merged)
     assert "| `audio.svm` | 120 | 0.512 |" in table
     assert table.index("audio.svm") < table.index("fusion.fscore")
     with pytest.raises(DataError, match="also reported"):
         merge_metrics([tmp_path / "a.json", tmp_path / "a.json"])
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- real-results:start -->\nold\n<!-- real-results:end -->\nend\n")
+    readme.write_text(
+        "intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- real-results:start -->\nold\n<!-- real-results:end -->\nend\n"
+    )
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports/metrics.json").write_text(json.dumps(merged))
     assert update_readme(readme, tmp_path)
@@ -198,16 +293,27 @@ def test_readme_results_tables_are_generated_from_the_committed_metrics(start, e
 
 def test_real_results_table_lists_every_measured_task():
     metrics = {
-        "audio.svm.ravdess.test.accuracy": 0.7, "audio.svm.ravdess.test.balanced_accuracy": 0.65, "audio.svm.ravdess.test.macro_f1": 0.6,
-        "audio.svm.test.accuracy": 0.6, "audio.svm.cv.accuracy.mean": 0.63, "audio.svm.cv.accuracy.std": 0.07,
-        "audio.svm.cv.uar.mean": 0.62, "audio.svm.cv.uar.std": 0.05, "audio.svm.savee.test.shared.balanced_accuracy": 0.5,
-        "audio.svm.savee.test.shared.n": 16, "visual.cnn.test.accuracy": 0.66, "visual.cnn.test.n": 3589,
-        "fusion.fscore.test.accuracy": 0.8, "fusion.pairs": 240,
+        "audio.svm.ravdess.test.accuracy": 0.7,
+        "audio.svm.ravdess.test.balanced_accuracy": 0.65,
+        "audio.svm.ravdess.test.macro_f1": 0.6,
+        "audio.svm.test.accuracy": 0.6,
+        "audio.svm.cv.accuracy.mean": 0.63,
+        "audio.svm.cv.accuracy.std": 0.07,
+        "audio.svm.cv.uar.mean": 0.62,
+        "audio.svm.cv.uar.std": 0.05,
+        "audio.svm.savee.test.shared.balanced_accuracy": 0.5,
+        "audio.svm.savee.test.shared.n": 16,
+        "visual.cnn.test.accuracy": 0.66,
+        "visual.cnn.test.n": 3589,
+        "fusion.fscore.test.accuracy": 0.8,
+        "fusion.pairs": 240,
     }
     table = real_results_markdown(metrics)
     assert "| `svm` | 70.0 | 65.0 | 60.0 | 63.0 ± 7.0 | 62.0 ± 5.0 | 50.0 (16) |" in table
     assert "→ SAVEE UAR (n)" in table and "TESS" not in table
-    assert "| `cnn` | 66.0 |" in table and "240 simulated test pairs" in table and "| `fscore` | 80.0 |" in table
+    assert (
+        "| `cnn` | 66.0 |" in table and "240 simulated test pairs" in table and "| `fscore` | 80.0 |" in table
+    )
 
 
 def test_several_corpora_are_also_reported_one_by_one(tmp_path):
@@ -217,7 +323,9 @@ def test_several_corpora_are_also_reported_one_by_one(tmp_path):
     path = tmp_path / "audio.parquet"
     write_table(table, path, audio_features_schema(n_mfcc=N_MFCC, n_mels=N_MELS, frames=FRAMES))
     train_and_save(path, tmp_path / "model")
-    metrics = evaluate_model(model_dir=tmp_path / "model", features=path, out_dir=tmp_path / "report", prefix="audio.rf")
+    metrics = evaluate_model(
+        model_dir=tmp_path / "model", features=path, out_dir=tmp_path / "report", prefix="audio.rf"
+    )
     assert metrics["audio.rf.tess.test.n"] == metrics["audio.rf.test.n"] == 8  # all test speakers are TESS
     assert metrics["audio.rf.ravdess.train.n"] == 32 and "audio.rf.tess.train.n" not in metrics
     assert set(pd.read_csv(tmp_path / "report" / "per_class.csv")["corpus"]) == {"all", "ravdess", "tess"}
@@ -245,8 +353,12 @@ def test_model_input_selects_descriptor_groups_and_normalises_per_speaker():
     table = audio_table()
     names = audio_descriptor_names(n_mfcc=N_MFCC)
     extra = pa.array(np.arange(len(table), dtype=np.float32))
-    table = table.add_column(table.schema.get_field_index("logmel"), "egemaps_F0semitoneFrom27.5Hz_sma3nz_amean", extra)
-    assert list(model_input(table, "descriptors", descriptors=["egemaps"]).columns) == ["egemaps_F0semitoneFrom27.5Hz_sma3nz_amean"]
+    table = table.add_column(
+        table.schema.get_field_index("logmel"), "egemaps_F0semitoneFrom27.5Hz_sma3nz_amean", extra
+    )
+    assert list(model_input(table, "descriptors", descriptors=["egemaps"]).columns) == [
+        "egemaps_F0semitoneFrom27.5Hz_sma3nz_amean"
+    ]
     assert list(model_input(table, "descriptors", descriptors=["emorec"]).columns) == names
     normalised = model_input(table, "descriptors", speaker_norm=True)
     speakers = np.asarray(table.column("speaker").to_pylist())
@@ -261,7 +373,10 @@ def test_shared_class_scores_use_only_the_shared_classes():
     labels = ["neutral", "calm", "happy", "sad", "surprised"]
     y = np.array([0, 2, 3, 4, 1])
     # the second sample's best class is calm (not shared): the best shared class, happy, wins
-    proba = np.array([[0.9, 0, 0.1, 0, 0], [0, 0.6, 0.3, 0.1, 0], [0.2, 0, 0, 0.8, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]], dtype=float)
+    proba = np.array(
+        [[0.9, 0, 0.1, 0, 0], [0, 0.6, 0.3, 0.1, 0], [0.2, 0, 0, 0.8, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]],
+        dtype=float,
+    )
     out = shared_class_metrics("audio.svm.savee", y, proba, labels, ["neutral", "happy", "sad", "angry"])
     assert out["audio.svm.savee.test.shared.n"] == 3
     assert out["audio.svm.savee.test.shared.accuracy"] == 1.0
@@ -279,10 +394,26 @@ def test_cv_folds_deal_speakers_into_consecutive_groups_and_summarise(tmp_path, 
     files = []
     for fold in range(3):
         files.append(tmp_path / f"fold_{fold}.json")
-        record = cv_fold(features=features, out_path=files[-1], corpus="ravdess", fold=fold, folds=3, kind="random_forest", grid={"n_estimators": [30]},
-                         inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": False})
+        record = cv_fold(
+            features=features,
+            out_path=files[-1],
+            corpus="ravdess",
+            fold=fold,
+            folds=3,
+            kind="random_forest",
+            grid={"n_estimators": [30]},
+            inner_folds=2,
+            seed=0,
+            threads=1,
+            input_options={"speaker_norm": False},
+        )
         assert record["n"] == 16 and record["accuracy"] > 0.8  # the first descriptors separate the classes
-    metrics = cv_summary(fold_files=files, metrics_path=tmp_path / "m.json", table_path=tmp_path / "folds.csv", prefix="audio.svm")  # the prefix names the model
+    metrics = cv_summary(
+        fold_files=files,
+        metrics_path=tmp_path / "m.json",
+        table_path=tmp_path / "folds.csv",
+        prefix="audio.svm",
+    )  # the prefix names the model
     accuracies = [json.loads(f.read_text())["accuracy"] for f in files]
     assert metrics["audio.svm.cv.accuracy.mean"] == pytest.approx(np.mean(accuracies))
     assert metrics["audio.svm.cv.accuracy.std"] == pytest.approx(np.std(accuracies, ddof=1))
@@ -296,7 +427,10 @@ def test_cv_folds_can_be_listed_and_are_checked_against_the_corpus():
     from emorec.stages.cv import fold_count, fold_speakers
 
     actors = [f"Actor_{i:02d}" for i in range(1, 25)]
-    emobox = [["Actor_01", "Actor_11", "Actor_20", "Actor_21"], ["Actor_04", "Actor_10", "Actor_12", "Actor_14"]]
+    emobox = [
+        ["Actor_01", "Actor_11", "Actor_20", "Actor_21"],
+        ["Actor_04", "Actor_10", "Actor_12", "Actor_14"],
+    ]
     assert fold_speakers(actors, folds=emobox) == emobox and fold_count(emobox) == 2 and fold_count(6) == 6
     with pytest.raises(DataError, match="Actor_25 are not in the corpus"):
         fold_speakers(actors, folds=[["Actor_01"], ["Actor_25"]])
@@ -312,17 +446,46 @@ def test_inductive_cv_drops_per_speaker_normalisation_and_is_summarised_apart(tm
     files = []
     for fold in range(3):
         files.append(tmp_path / f"fold_{fold}.json")
-        record = cv_fold(features=features, out_path=files[-1], corpus="ravdess", fold=fold, folds=3, kind="random_forest", grid={"n_estimators": [30]},
-                         inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": True}, inductive=True)
+        record = cv_fold(
+            features=features,
+            out_path=files[-1],
+            corpus="ravdess",
+            fold=fold,
+            folds=3,
+            kind="random_forest",
+            grid={"n_estimators": [30]},
+            inner_folds=2,
+            seed=0,
+            threads=1,
+            input_options={"speaker_norm": True},
+            inductive=True,
+        )
         assert set(record["inductive"]) == {"n", "best_params", "accuracy", "macro_f1", "uar"}
-    metrics = cv_summary(fold_files=files, metrics_path=tmp_path / "m.json", table_path=tmp_path / "folds.csv", prefix="audio.svm")
+    metrics = cv_summary(
+        fold_files=files,
+        metrics_path=tmp_path / "m.json",
+        table_path=tmp_path / "folds.csv",
+        prefix="audio.svm",
+    )
     inductive = [json.loads(f.read_text())["inductive"]["uar"] for f in files]
     assert metrics["audio.svm.cv.inductive.uar.mean"] == pytest.approx(np.mean(inductive))
     assert {"audio.svm.cv.uar.mean", "audio.svm.cv.inductive.accuracy.std"} <= set(metrics)
     assert "inductive_uar" in pd.read_csv(tmp_path / "folds.csv").columns
     # without per-speaker normalisation configured there is nothing to compare: one setting only
-    plain = cv_fold(features=features, out_path=tmp_path / "plain.json", corpus="ravdess", fold=0, folds=3, kind="random_forest", grid={"n_estimators": [30]},
-                    inner_folds=2, seed=0, threads=1, input_options={"speaker_norm": False}, inductive=True)
+    plain = cv_fold(
+        features=features,
+        out_path=tmp_path / "plain.json",
+        corpus="ravdess",
+        fold=0,
+        folds=3,
+        kind="random_forest",
+        grid={"n_estimators": [30]},
+        inner_folds=2,
+        seed=0,
+        threads=1,
+        input_options={"speaker_norm": False},
+        inductive=True,
+    )
     assert "inductive" not in plain
 
 
@@ -335,9 +498,13 @@ def test_leakage_audit_counts_test_faces_seen_in_training_and_scores_the_rest():
     faces[3] = faces[1]  # a duplicate inside training
     faces[7] = faces[6]  # two identical test faces, in no training row
     split = np.array(["train", "train", "train", "train", "val", "test", "test", "test"])
-    np.testing.assert_array_equal(duplicates_of_train(faces, split), [False, True, False, True, False, True, False, False])
+    np.testing.assert_array_equal(
+        duplicates_of_train(faces, split), [False, True, False, True, False, True, False, False]
+    )
     y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
-    proba = np.eye(2)[[0, 1, 0, 1, 0, 0, 0, 1]].astype(float)  # the leaked test face is wrong, the other two right
+    proba = np.eye(2)[[0, 1, 0, 1, 0, 0, 0, 1]].astype(
+        float
+    )  # the leaked test face is wrong, the other two right
     out = leakage_audit("visual.cnn", faces, split, np.array(["fer2013"] * 8), y, proba, ["a", "b"])
     assert out["data.fer2013.test_in_train"] == 1
     assert out["visual.cnn.test_unique.n"] == 2 and out["visual.cnn.test_unique.accuracy"] == 1.0

@@ -8,15 +8,15 @@ import zipfile
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import make_zip
 from scipy.signal import correlate
 
-from conftest import make_zip
 from emorec.audio_io import decode_mono
 from emorec.corpora.ravdess_video import ingest_ravdess_video, video_row
 from emorec.demo.fer2013 import render_face
 from emorec.demo.ravdess_video import FACE_PX, HEIGHT, WIDTH, encode_clip
 from emorec.features.video_faces import FaceDetector, VideoFaceParams, extract_video_faces
-from emorec.stages.av import pool_frames
+from emorec.fusion import pool_frames
 from emorec.tables import VIDEO_FACES, VIDEO_MANIFEST
 from emorec.video_io import decode_audio_track, probe_video
 
@@ -26,7 +26,9 @@ RATE = 16000
 def face_frames(n: int, *, face: bool = True) -> list[np.ndarray]:
     import cv2
 
-    crop = cv2.resize(render_face(6, np.random.default_rng(3)), (FACE_PX, FACE_PX), interpolation=cv2.INTER_CUBIC)
+    crop = cv2.resize(
+        render_face(6, np.random.default_rng(3)), (FACE_PX, FACE_PX), interpolation=cv2.INTER_CUBIC
+    )
     frames = []
     for i in range(n):
         frame = np.full((HEIGHT, WIDTH), 100, np.uint8)
@@ -95,33 +97,54 @@ def test_video_names_decode_like_speech_and_reject_audio_only_codes():
 
 
 def test_ingest_and_faces_keep_good_clips_and_name_every_bad_one(clip, tmp_path):
-    archive = make_zip(tmp_path / "Video_Speech_Actor_05.zip", {
-        "Actor_05/01-01-03-01-01-01-05.mp4": clip,
-        "Actor_05/02-01-03-01-01-01-05.mp4": encode_clip(face_frames(10, face=False), np.zeros(RATE, np.float32), sample_rate=RATE),
-        "Actor_05/01-01-04-01-01-01-05.mp4": clip[: len(clip) // 2],
-        "Actor_05/01-01-05-01-01-01-05.mp4": audio_only_mp4(),
-        "Actor_05/01-01-06-01-01-01-05.mp4": b"not a video at all",
-        "Actor_05/notes.txt": b"hello",
-    })
+    archive = make_zip(
+        tmp_path / "Video_Speech_Actor_05.zip",
+        {
+            "Actor_05/01-01-03-01-01-01-05.mp4": clip,
+            "Actor_05/02-01-03-01-01-01-05.mp4": encode_clip(
+                face_frames(10, face=False), np.zeros(RATE, np.float32), sample_rate=RATE
+            ),
+            "Actor_05/01-01-04-01-01-01-05.mp4": clip[: len(clip) // 2],
+            "Actor_05/01-01-05-01-01-01-05.mp4": audio_only_mp4(),
+            "Actor_05/01-01-06-01-01-01-05.mp4": b"not a video at all",
+            "Actor_05/notes.txt": b"hello",
+        },
+    )
     out = tmp_path / "out"
     summary = ingest_ravdess_video(
-        archives=[archive], manifest_path=out / "m.parquet", rejects_path=out / "r.parquet", summary_path=out / "s.json",
-        val_actors=[], test_actors=[5], max_reject_fraction=1.0, max_compression_ratio=100,
+        archives=[archive],
+        manifest_path=out / "m.parquet",
+        rejects_path=out / "r.parquet",
+        summary_path=out / "s.json",
+        val_actors=[],
+        test_actors=[5],
+        max_reject_fraction=1.0,
+        max_compression_ratio=100,
     )
     manifest = pq.read_table(out / "m.parquet")
     assert manifest.schema.equals(VIDEO_MANIFEST) and summary["samples"] == 2
     assert sorted(manifest.column("av").to_pylist()) == ["full_av", "video_only"]
     reasons = {r["item"].split(":")[-1]: r["reason"] for r in pq.read_table(out / "r.parquet").to_pylist()}
-    assert "truncated" in reasons["Actor_05/01-01-04-01-01-01-05.mp4"] or "corrupt" in reasons["Actor_05/01-01-04-01-01-01-05.mp4"]
+    assert (
+        "truncated" in reasons["Actor_05/01-01-04-01-01-01-05.mp4"]
+        or "corrupt" in reasons["Actor_05/01-01-04-01-01-01-05.mp4"]
+    )
     assert "no video stream" in reasons["Actor_05/01-01-05-01-01-01-05.mp4"]
     assert "not a readable video container" in reasons["Actor_05/01-01-06-01-01-01-05.mp4"]
     assert "not a .mp4 file" in reasons["Actor_05/notes.txt"]
 
-    faces = extract_video_faces(manifest_path=out / "m.parquet", output_path=out / "faces.parquet", summary_path=out / "fs.json", params=VideoFaceParams(every=2))
+    faces = extract_video_faces(
+        manifest_path=out / "m.parquet",
+        output_path=out / "faces.parquet",
+        summary_path=out / "fs.json",
+        params=VideoFaceParams(every=2),
+    )
     assert faces["clips_without_face"] == ["02-01-03-01-01-01-05"]
     assert faces["frames_sampled"] == 8 + 5 and 0 < faces["frames_with_face"] <= 8
     table = pq.read_table(out / "faces.parquet")
-    assert table.schema.equals(VIDEO_FACES) and set(table.column("clip_id").to_pylist()) == {"01-01-03-01-01-01-05"}
+    assert table.schema.equals(VIDEO_FACES) and set(table.column("clip_id").to_pylist()) == {
+        "01-01-03-01-01-01-05"
+    }
 
 
 def test_crop_is_the_face_with_its_margin():
@@ -152,10 +175,21 @@ def actor05(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("actor05")
     archive = shared_data / "ravdess_video" / "Video_Speech_Actor_05_partial.zip"
     ingest_ravdess_video(
-        archives=[archive], manifest_path=out / "m.parquet", rejects_path=out / "r.parquet", summary_path=out / "s.json",
-        val_actors=[19, 20], test_actors=[21, 22, 23, 24], max_reject_fraction=0.0, max_compression_ratio=100,
+        archives=[archive],
+        manifest_path=out / "m.parquet",
+        rejects_path=out / "r.parquet",
+        summary_path=out / "s.json",
+        val_actors=[19, 20],
+        test_actors=[21, 22, 23, 24],
+        max_reject_fraction=0.0,
+        max_compression_ratio=100,
     )
-    summary = extract_video_faces(manifest_path=out / "m.parquet", output_path=out / "faces.parquet", summary_path=out / "fs.json", params=VideoFaceParams(every=5))
+    summary = extract_video_faces(
+        manifest_path=out / "m.parquet",
+        output_path=out / "faces.parquet",
+        summary_path=out / "fs.json",
+        params=VideoFaceParams(every=5),
+    )
     return archive, out, summary
 
 
@@ -163,7 +197,11 @@ def actor05(shared_data, tmp_path_factory):
 def test_real_clips_ingest_with_their_modality(actor05):
     _, out, _ = actor05
     manifest = pq.read_table(out / "m.parquet").to_pandas()
-    assert len(manifest) == 16 and (manifest["av"] == "full_av").sum() == 14 and (manifest["av"] == "video_only").sum() == 2
+    assert (
+        len(manifest) == 16
+        and (manifest["av"] == "full_av").sum() == 14
+        and (manifest["av"] == "video_only").sum() == 2
+    )
     assert (manifest["width"] == 1280).all() and (manifest["height"] == 720).all()
     assert manifest["fps"].between(29.9, 30.0).all() and manifest["duration_s"].between(2.5, 4.5).all()
 

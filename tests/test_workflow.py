@@ -7,15 +7,28 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ARTEFACTS, ENV, TINY, free_port, headless_chromium, snakemake, wait_for
+
 from emorec.features.audio import AudioFeatureParams
 from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
 
-MODELS = [("audio", "svm"), ("audio", "random_forest"), ("audio", "gradient_boosting"), ("audio", "mlp"), ("audio", "cnn_lstm"), ("visual", "cnn"), ("audio_sex", "svm")]
+MODELS = [
+    ("audio", "svm"),
+    ("audio", "random_forest"),
+    ("audio", "gradient_boosting"),
+    ("audio", "mlp"),
+    ("audio", "cnn_lstm"),
+    ("visual", "cnn"),
+    ("audio_sex", "svm"),
+]
 #: Another CPU, emulated: oneDNN without AVX-512, NumPy's AVX-512 loops off, OpenBLAS' Haswell
 #: kernels, OpenCV's IPP on its SSE4.2 code.
-EMULATED_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell", "OPENCV_IPP": "sse42"}
+EMULATED_CPU = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "OPENCV_IPP": "sse42",
+}
 
 
 def mlflow_client(workdir: Path):
@@ -89,25 +102,42 @@ def test_every_model_is_evaluated_and_fused(run):
         predictions = pd.read_parquet(folder / "predictions.parquet")
         assert set(predictions["split"]) == {"train", "val", "test"}
         assert (folder / "confusion.png").read_bytes()[:4] == b"\x89PNG"
-        assert list(pd.read_csv(folder / "per_class.csv").columns) == ["corpus", "split", "label", "precision", "recall", "f1", "support"]
+        assert list(pd.read_csv(folder / "per_class.csv").columns) == [
+            "corpus",
+            "split",
+            "label",
+            "precision",
+            "recall",
+            "f1",
+            "support",
+        ]
         card = json.loads((run / "data/models" / modality / name / "card.json").read_text())
         assert card["training_seconds"] > 0 and len(card["data"]["sha256"]) == 64
         assert not (run / "data/models" / modality / name / "resume").exists()  # checkpoints go once saved
-        if name == "cnn":  # params.yaml recalibrates the face CNN's batch normalisation: 4 layers for filters [4, 8] x 2
+        if (
+            name == "cnn"
+        ):  # params.yaml recalibrates the face CNN's batch normalisation: 4 layers for filters [4, 8] x 2
             assert card["history"][0]["recalibration"]["layers"] == 4
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert f"fusion.{method}.test.macro_f1" in metrics
     for name in ("svm", "random_forest", "gradient_boosting", "mlp"):  # 2 folds of 2 actors
         assert metrics[f"audio.{name}.cv.folds"] == 2
         for metric in ("accuracy", "uar", "macro_f1"):
-            assert 0 <= metrics[f"audio.{name}.cv.{metric}.mean"] <= 1 and metrics[f"audio.{name}.cv.{metric}.std"] >= 0
+            assert (
+                0 <= metrics[f"audio.{name}.cv.{metric}.mean"] <= 1
+                and metrics[f"audio.{name}.cv.{metric}.std"] >= 0
+            )
     # every held-out clip of actor 4 is paired, unless no test face has its label
     assert metrics["fusion.pairs"] + metrics["fusion.unpaired_clips"] == 60 and metrics["fusion.pairs"] > 0
     assert all(isinstance(v, (int, float)) for v in metrics.values())
     results = (run / "reports/results.md").read_text()
     assert "`fusion.fscore`" in results and "`visual.cnn`" in results
     # real audio-visual pairs: actor 4's full-AV clips with a face, each clip's own voice and face
-    assert metrics["av.clips"] == 64 and metrics["av.full_av_clips"] == 60 and metrics["av.video_only_clips"] == 4
+    assert (
+        metrics["av.clips"] == 64
+        and metrics["av.full_av_clips"] == 60
+        and metrics["av.video_only_clips"] == 4
+    )
     assert 0 < metrics["av.test_pairs"] <= 30 and metrics["av.frame_face_fraction"] > 0.5
     for method in ("audio_only", "visual_only", "fscore", "mean", "product"):
         assert metrics[f"av.{method}.test.n"] == metrics["av.test_pairs"]
@@ -134,8 +164,19 @@ def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
 
     for modality, name in (("audio", "svm"), ("visual", "cnn")):
         model = mlflow.pyfunc.load_model(f"models:/emorec-{modality}-{name}/1")
-        features = pq.read_table(run / ("data/features/audio.parquet" if modality == "audio" else "data/features/fer2013/faces.parquet"))
-        row = model_input(features.slice(0, 1), "descriptors", descriptors=["egemaps"]) if modality == "audio" else model_input(features.slice(0, 1), "pixels")
+        features = pq.read_table(
+            run
+            / (
+                "data/features/audio.parquet"
+                if modality == "audio"
+                else "data/features/fer2013/faces.parquet"
+            )
+        )
+        row = (
+            model_input(features.slice(0, 1), "descriptors", descriptors=["egemaps"])
+            if modality == "audio"
+            else model_input(features.slice(0, 1), "pixels")
+        )
         proba = model.predict(row)
         assert proba.shape[0] == 1 and abs(float(proba.sum()) - 1) < 1e-4
 
@@ -155,11 +196,15 @@ def test_rerun_from_clean_outputs_is_identical_and_not_tracked_twice(run):
 @pytest.mark.e2e
 def test_portable_results_are_the_same_bits_on_an_emulated_older_cpu(run, tmp_path):
     """determinism: portable pins the kernels, so another CPU's defaults change nothing."""
-    result = snakemake(tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), env={**ENV, **EMULATED_CPU})
+    result = snakemake(
+        tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), env={**ENV, **EMULATED_CPU}
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert (tmp_path / "reports/metrics.json").read_bytes() == (run / "reports/metrics.json").read_bytes()
     for modality, name in MODELS:  # every probability, not only the rounded metrics
-        here, there = (pd.read_parquet(w / f"reports/{modality}/{name}/predictions.parquet") for w in (tmp_path, run))
+        here, there = (
+            pd.read_parquet(w / f"reports/{modality}/{name}/predictions.parquet") for w in (tmp_path, run)
+        )
         pd.testing.assert_frame_equal(here, there, check_exact=True)
 
 
@@ -198,16 +243,33 @@ def test_mlflow_ui_lists_the_parent_run_its_nested_runs_and_their_datasets(run):
 
     port = free_port()
     venv_bin = str(Path(sys.executable).parent)
-    ui = subprocess.Popen([f"{venv_bin}/mlflow", "ui", "--backend-store-uri", f"sqlite:///{run / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port)],
-                          cwd=run, env={**ENV, "PATH": f"{venv_bin}:{ENV.get('PATH', '')}"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ui = subprocess.Popen(
+        [
+            f"{venv_bin}/mlflow",
+            "ui",
+            "--backend-store-uri",
+            f"sqlite:///{run / 'mlflow.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=run,
+        env={**ENV, "PATH": f"{venv_bin}:{ENV.get('PATH', '')}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", ui)
         experiment = mlflow_client(run).get_experiment_by_name("emorec").experiment_id
         with headless_chromium(1400, 1000) as page:
             page.get(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
-            text = lambda d: d.find_element("tag name", "body").text  # noqa: E731
+            text = lambda d: d.find_element("tag name", "body").text
             WebDriverWait(page, 90).until(lambda d: "pipeline " in text(d))
-            page.find_element("css selector", "button[data-component-id*='runnamecellrenderer']").click()  # expand the parent
+            page.find_element(
+                "css selector", "button[data-component-id*='runnamecellrenderer']"
+            ).click()  # expand the parent
             WebDriverWait(page, 60).until(lambda d: "fusion" in text(d))
             shown = set(text(page).splitlines())
             assert {f"{m}.{n}" for m, n in MODELS} <= shown, shown

@@ -56,7 +56,9 @@ class ZipArchive:
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise DataError(f"{path}: not a readable zip archive ({exc}); is it truncated or corrupt?") from exc
+            raise DataError(
+                f"{path}: not a readable zip archive ({exc}); is it truncated or corrupt?"
+            ) from exc
 
     def members(self) -> tuple[list[str], list[tuple[str, str]]]:
         safe: list[str] = []
@@ -81,7 +83,9 @@ class ZipArchive:
         try:
             return self._zip.read(name)
         except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-            raise DataError(f"{self.path}: member {name!r} cannot be read ({exc}); the archive is corrupt") from exc
+            raise DataError(
+                f"{self.path}: member {name!r} cannot be read ({exc}); the archive is corrupt"
+            ) from exc
 
     def close(self) -> None:
         self._zip.close()

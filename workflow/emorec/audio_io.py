@@ -40,16 +40,28 @@ def _pcm16(data: bytes) -> _Pcm16 | None:
         return None
     position, fmt = 12, None
     while position + 8 <= len(data):
-        chunk, size = data[position : position + 4], int.from_bytes(data[position + 4 : position + 8], "little")
+        chunk, size = (
+            data[position : position + 4],
+            int.from_bytes(data[position + 4 : position + 8], "little"),
+        )
         body = position + 8
         if chunk == b"fmt " and size >= 16 and body + 16 <= len(data):
             tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, body)
             fmt = (tag, channels, rate, bits)
         elif chunk == b"data":
-            if fmt is None or fmt[0] != 1 or fmt[3] != 16 or fmt[1] == 0 or fmt[2] == 0 or body + size > len(data):
+            if (
+                fmt is None
+                or fmt[0] != 1
+                or fmt[3] != 16
+                or fmt[1] == 0
+                or fmt[2] == 0
+                or body + size > len(data)
+            ):
                 return None
             frames = size // (2 * fmt[1])
-            return _Pcm16(AudioInfo(samplerate=fmt[2], channels=fmt[1], frames=frames), body) if frames else None
+            return (
+                _Pcm16(AudioInfo(samplerate=fmt[2], channels=fmt[1], frames=frames), body) if frames else None
+            )
         position = body + size + (size & 1)
     return None
 
@@ -91,7 +103,9 @@ def decode_mono(data: bytes, *, sample_rate: int, max_seconds: float | None = No
     if pcm is not None:
         info = pcm.info
         if max_seconds is not None and info.frames > max_seconds * info.samplerate:
-            raise TooLong(f"{info.frames / info.samplerate:.1f} s of audio, over the {max_seconds:g}-second limit")
+            raise TooLong(
+                f"{info.frames / info.samplerate:.1f} s of audio, over the {max_seconds:g}-second limit"
+            )
         samples = np.frombuffer(data, dtype="<i2", count=info.frames * info.channels, offset=pcm.offset)
         signal, rate = (samples * np.float32(1 / 32768)).reshape(info.frames, info.channels), info.samplerate
     else:

@@ -26,7 +26,11 @@ def _inputs(paths: Sequence[str]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            yield from sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             yield path
 
@@ -49,7 +53,9 @@ def build_predictor(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from emorec.serving.media import Limits
 
     params = load_params(params_file(args.root), tuple(args.configfile))
-    set_pipeline_env(determinism=params["determinism"])  # the kernels the pipeline's jobs ran, before TensorFlow loads
+    set_pipeline_env(
+        determinism=params["determinism"]
+    )  # the kernels the pipeline's jobs ran, before TensorFlow loads
     predictor = _predictor(args, params)
     predictor.limits = Limits.of(params["serving"])
     return predictor, params["serving"]
@@ -59,8 +65,20 @@ def _predictor(args: argparse.Namespace, params: dict[str, Any]) -> Any:
     from emorec.serving.predictor import Predictor
     from emorec.serving.project import project_predictor
 
-    registry = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model)) if spec and spec.startswith(REGISTRY_SCHEMES)}
-    local = {role: spec for role, spec in (("audio", args.audio_model), ("visual", args.visual_model), ("sex", args.sex_model)) if spec and role not in registry}
+    registry = {
+        role: spec
+        for role, spec in (("audio", args.audio_model), ("visual", args.visual_model))
+        if spec and spec.startswith(REGISTRY_SCHEMES)
+    }
+    local = {
+        role: spec
+        for role, spec in (
+            ("audio", args.audio_model),
+            ("visual", args.visual_model),
+            ("sex", args.sex_model),
+        )
+        if spec and role not in registry
+    }
     if not registry:
         return project_predictor(params, root=args.root, **local)
     import mlflow
@@ -86,9 +104,15 @@ def _table(rows: list[dict[str, Any]]) -> str:
             lines.append(f"{row['input']:<40} error: {row['error']}")
             continue
         top = sorted(row["probabilities"].items(), key=lambda kv: -kv[1])
-        sex = f"{row['sex']['label']} {row['sex']['probabilities'][row['sex']['label']]:.2f}" if "sex" in row else "-"
+        sex = (
+            f"{row['sex']['label']} {row['sex']['probabilities'][row['sex']['label']]:.2f}"
+            if "sex" in row
+            else "-"
+        )
         rest = ", ".join(f"{c} {p:.2f}" for c, p in top[1:3])
-        lines.append(f"{row['input']:<40} {row['kind']:<6} {top[0][0] + f' {top[0][1]:.2f}':<22} {sex:<16} {rest}")
+        lines.append(
+            f"{row['input']:<40} {row['kind']:<6} {top[0][0] + f' {top[0][1]:.2f}':<22} {sex:<16} {rest}"
+        )
     return "\n".join(lines)
 
 
@@ -138,31 +162,59 @@ def serve_command(args: argparse.Namespace) -> int:
     predictor, serving = build_predictor(args)
     workers = serving["workers"] or os.cpu_count() or 1
     max_mb = args.max_mb if args.max_mb is not None else serving["max_upload_mb"]
-    app = create_app(predictor, max_bytes=int(max_mb * 1024 * 1024), workers=workers, queue=serving["queue"], timeout_s=serving["request_timeout_s"])
-    print(f"emorec: serving on http://{args.host}:{args.port}/ ({workers} workers)", file=sys.stderr, flush=True)
-    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)).run()
+    app = create_app(
+        predictor,
+        max_bytes=int(max_mb * 1024 * 1024),
+        workers=workers,
+        queue=serving["queue"],
+        timeout_s=serving["request_timeout_s"],
+    )
+    print(
+        f"emorec: serving on http://{args.host}:{args.port}/ ({workers} workers)", file=sys.stderr, flush=True
+    )
+    uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+    ).run()
     sys.stderr.flush()
     os._exit(0)  # a prediction thread still decoding must not hold the process: nothing is left to save
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="emorec", description="Emotion (and speaker sex) from audio, face images and video clips.")
+    top = argparse.ArgumentParser(
+        prog="emorec", description="Emotion (and speaker sex) from audio, face images and video clips."
+    )
     commands = top.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--audio-model", help="svm, a model folder, or models:/emorec-audio@champion (default: the checkout's champion)")
+    common.add_argument(
+        "--audio-model",
+        help="svm, a model folder, or models:/emorec-audio@champion (default: the checkout's champion)",
+    )
     common.add_argument("--visual-model", help="cnn, a model folder, or models:/emorec-visual@champion")
     common.add_argument("--sex-model", help="the speaker-sex model (default: train.audio_sex's first)")
-    common.add_argument("--configfile", action="append", default=[], help="the profile the models were trained with, e.g. config/real.yaml")
-    common.add_argument("--root", default=".", help="the pipeline's work folder, where data/ and reports/ are (default: here)")
+    common.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="the profile the models were trained with, e.g. config/real.yaml",
+    )
+    common.add_argument(
+        "--root", default=".", help="the pipeline's work folder, where data/ and reports/ are (default: here)"
+    )
     predict = commands.add_parser("predict", parents=[common], help="predict files or folders of files")
     predict.add_argument("paths", nargs="+", metavar="PATH")
     predict.add_argument("--format", choices=("json", "table"), default="json")
-    predict.add_argument("--same-speaker", action="store_true", help="the audio inputs are one speaker: normalise them by their own statistics")
+    predict.add_argument(
+        "--same-speaker",
+        action="store_true",
+        help="the audio inputs are one speaker: normalise them by their own statistics",
+    )
     predict.set_defaults(run=predict_command)
     serve = commands.add_parser("serve", parents=[common], help="the upload page and /predict on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-mb", type=float, help="largest upload accepted (MB; default: params serving.max_upload_mb)")
+    serve.add_argument(
+        "--max-mb", type=float, help="largest upload accepted (MB; default: params serving.max_upload_mb)"
+    )
     serve.set_defaults(run=serve_command)
     return top
 

@@ -42,10 +42,20 @@ def descriptor_names(table: pa.Table, groups: Sequence[str] = DESCRIPTOR_GROUPS)
     """The scalar descriptor columns of an audio feature table in ``groups``, in table order."""
     unknown = sorted(set(groups) - set(DESCRIPTOR_GROUPS))
     if unknown:
-        raise ValueError(f"unknown descriptor groups {unknown}; expected some of {', '.join(DESCRIPTOR_GROUPS)}")
-    names = [f.name for f in table.schema if f.name not in SAMPLE_COLUMNS and pa.types.is_floating(f.type) and descriptor_group(f.name) in groups]
+        raise ValueError(
+            f"unknown descriptor groups {unknown}; expected some of {', '.join(DESCRIPTOR_GROUPS)}"
+        )
+    names = [
+        f.name
+        for f in table.schema
+        if f.name not in SAMPLE_COLUMNS
+        and pa.types.is_floating(f.type)
+        and descriptor_group(f.name) in groups
+    ]
     if not names:
-        raise DataError(f"the audio feature table has no descriptors of {list(groups)}; is features.audio.egemaps on?")
+        raise DataError(
+            f"the audio feature table has no descriptors of {list(groups)}; is features.audio.egemaps on?"
+        )
     return names
 
 
@@ -59,9 +69,9 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int
     own baseline. Constant features stay 0.
     """
     out = np.empty(x.shape, dtype=np.float64)
-    speakers = np.asarray(speakers)
-    for speaker in sorted(set(speakers.tolist())):
-        rows = speakers == speaker
+    ids = np.asarray(speakers)
+    for speaker in sorted(set(ids.tolist())):
+        rows = ids == speaker
         own = x[rows].astype(np.float64)
         mean = own.mean(axis=axis, keepdims=True)
         std = own.std(axis=axis, keepdims=True)
@@ -69,15 +79,17 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int
     return out
 
 
-def speaker_baseline(x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int, ...] = (0,)) -> tuple[np.ndarray, np.ndarray]:
+def speaker_baseline(
+    x: np.ndarray, speakers: Sequence[str], *, axis: tuple[int, ...] = (0,)
+) -> tuple[np.ndarray, np.ndarray]:
     """The average speaker: each speaker's mean and standard deviation (as
     :func:`speaker_normalise` takes them), averaged over the speakers, shaped to broadcast
     over samples (``axis`` kept as 1). A clip of an unknown speaker that comes alone (serving)
     is normalised by these in place of its own speaker's statistics."""
-    speakers = np.asarray(speakers)
+    ids = np.asarray(speakers)
     means, stds = [], []
-    for speaker in sorted(set(speakers.tolist())):
-        own = x[speakers == speaker].astype(np.float64)
+    for speaker in sorted(set(ids.tolist())):
+        own = x[ids == speaker].astype(np.float64)
         means.append(own.mean(axis=axis, keepdims=True)[0])
         stds.append(own.std(axis=axis, keepdims=True)[0])
     std = np.mean(stds, axis=0)
@@ -91,7 +103,9 @@ def _fixed_list(table: pa.Table, column: str) -> np.ndarray:
     return chunked.flatten().to_numpy(zero_copy_only=False).reshape(len(table), width)
 
 
-def model_input(table: pa.Table, kind: str, *, descriptors: Sequence[str] = DESCRIPTOR_GROUPS, speaker_norm: bool = False) -> np.ndarray | pd.DataFrame:
+def model_input(
+    table: pa.Table, kind: str, *, descriptors: Sequence[str] = DESCRIPTOR_GROUPS, speaker_norm: bool = False
+) -> np.ndarray | pd.DataFrame:
     """The array a model of input ``kind`` (one of :data:`INPUTS`) takes for every row.
 
     ``descriptors`` chooses the descriptor groups; ``speaker_norm`` z-normalises audio inputs
@@ -108,7 +122,9 @@ def model_input(table: pa.Table, kind: str, *, descriptors: Sequence[str] = DESC
     """
     if kind == "descriptors":
         names = descriptor_names(table, descriptors)
-        matrix = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names]).astype(np.float32)
+        matrix = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names]).astype(
+            np.float32
+        )
         if speaker_norm:
             matrix = speaker_normalise(matrix, table.column("speaker").to_pylist()).astype(np.float32)
         return pd.DataFrame(matrix, columns=names)

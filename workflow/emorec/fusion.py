@@ -12,7 +12,9 @@ import numpy as np
 FUSION_METHODS = ("fscore", "mean", "product")
 
 
-def to_common_space(proba: np.ndarray, labels: Sequence[str], mapping: Mapping[str, str | None], common: Sequence[str]) -> np.ndarray:
+def to_common_space(
+    proba: np.ndarray, labels: Sequence[str], mapping: Mapping[str, str | None], common: Sequence[str]
+) -> np.ndarray:
     """Move probabilities from ``labels`` into ``common`` labels, summing merged classes.
 
     ``mapping`` sends a label to another (e.g. ``calm -> neutral``) or to ``None`` (dropped);
@@ -38,6 +40,31 @@ def normalise(proba: np.ndarray) -> np.ndarray:
     return np.divide(proba, total, out=uniform, where=total > 0)
 
 
+POOLING = ("mean", "geometric")
+
+
+def pool(proba: np.ndarray, *, pooling: str) -> np.ndarray:
+    """One probability vector from the rows of ``proba`` (the frames of a clip or a window):
+    their ``mean``, or their renormalised ``geometric`` mean; NaN when there are no rows."""
+    if pooling not in POOLING:
+        raise ValueError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLING)}")
+    if len(proba) == 0:
+        return np.full(proba.shape[1], np.nan)
+    if pooling == "mean":
+        return proba.mean(axis=0)
+    logp = np.log(np.clip(proba, 1e-12, 1.0)).mean(axis=0)
+    return normalise(np.exp(logp - logp.max())[None, :])[0]
+
+
+def pool_frames(proba: np.ndarray, clip_of: np.ndarray, clips: Sequence[str], *, pooling: str) -> np.ndarray:
+    """Clip probabilities [shape=(len(clips), n_classes)] pooled (:func:`pool`) from frame
+    probabilities [shape=(n_frames, n_classes)]; ``clip_of`` names every frame's clip."""
+    out = np.full((len(clips), proba.shape[1]), np.nan)
+    for i, clip in enumerate(clips):
+        out[i] = pool(proba[clip_of == clip], pooling=pooling)
+    return out
+
+
 def fscore_weights(f1: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-class modality weights from validation F1 scores; equal where every F1 is 0.
 
@@ -52,7 +79,9 @@ def fscore_weights(f1: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: weights[i] for i, name in enumerate(f1)}
 
 
-def fuse(proba: Mapping[str, np.ndarray], *, method: str, weights: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+def fuse(
+    proba: Mapping[str, np.ndarray], *, method: str, weights: Mapping[str, np.ndarray] | None = None
+) -> np.ndarray:
     """Fused probabilities of paired samples by ``method`` in :data:`FUSION_METHODS`.
 
     Parameters
@@ -74,7 +103,9 @@ def fuse(proba: Mapping[str, np.ndarray], *, method: str, weights: Mapping[str, 
     raise ValueError(f"unknown fusion method {method!r}; expected one of {', '.join(FUSION_METHODS)}")
 
 
-def pair_by_label(audio_labels: np.ndarray, face_labels: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+def pair_by_label(
+    audio_labels: np.ndarray, face_labels: np.ndarray, *, rng: np.random.Generator
+) -> np.ndarray:
     """For every audio clip, the index of a face with the same label (simulated pairs).
 
     Faces are drawn without replacement while a label has unused faces, then reused.
@@ -92,5 +123,7 @@ def pair_by_label(audio_labels: np.ndarray, face_labels: np.ndarray, *, rng: np.
             continue
         order = rng.permutation(faces)
         reps = -(-clips.size // faces.size)
-        pairs[clips] = np.concatenate([order] + [rng.permutation(faces) for _ in range(reps - 1)])[: clips.size]
+        pairs[clips] = np.concatenate([order] + [rng.permutation(faces) for _ in range(reps - 1)])[
+            : clips.size
+        ]
     return pairs

@@ -8,6 +8,7 @@ running in the same directory on this host, so re-running the same command just 
 
 import logging
 import os
+from itertools import pairwise
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ def _is_snakemake(cmdline: list[str]) -> bool:
     """A Snakemake main process: ``snakemake ...`` or ``python -m snakemake ...``."""
     if any(Path(arg).name == "snakemake" for arg in cmdline[:2]):
         return True
-    return any(a == "-m" and b == "snakemake" for a, b in zip(cmdline, cmdline[1:]))
+    return any(a == "-m" and b == "snakemake" for a, b in pairwise(cmdline))
 
 
 def other_snakemake_running(workdir: Path, *, proc: Path = Path("/proc")) -> bool:

@@ -61,7 +61,7 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, *, labels: Sequence[str]) ->
         "macro_f1": float(classes["f1"][present].mean()) if present.any() else 0.0,
         "balanced_accuracy": float(classes["recall"][present].mean()) if present.any() else 0.0,
         "top2_accuracy": top_k_accuracy(y_true, proba, k=2),
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "confusion": matrix,
         "per_class": classes,
         "y_pred": y_pred,

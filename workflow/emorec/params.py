@@ -27,7 +27,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {names} (allowed here: {allowed})"
     if error.validator == "required":
         return f"{key}: {error.message}"
-    expected = {k: v for k, v in error.schema.items() if k in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "uniqueItems", "enum")}
+    expected = {
+        k: v
+        for k, v in error.schema.items()
+        if k
+        in (
+            "type",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "minLength",
+            "uniqueItems",
+            "enum",
+        )
+    }
     return f"{key}: got {error.instance!r}, expected {expected} ({error.message})"
 
 
@@ -48,17 +62,27 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
             problems.append(f"corpora.ravdess: actors {both} are in both val_actors and test_actors")
         for corpus in config["corpora"]["speech"]:
             if corpus not in config["corpora"]:
-                problems.append(f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing")
+                problems.append(
+                    f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing"
+                )
         sex = config["train"]["audio_sex"]
-        problems += [f"train.audio_sex.models lists {name!r} but train.audio_sex.{name} (its grid) is missing" for name in sex["models"] if name not in sex]
+        problems += [
+            f"train.audio_sex.models lists {name!r} but train.audio_sex.{name} (its grid) is missing"
+            for name in sex["models"]
+            if name not in sex
+        ]
         cnn = config["train"]["visual"].get("cnn", {})
         counts = cnn.get("convs_per_block", 1)
         if isinstance(counts, list) and len(counts) != len(cnn["filters"]):
-            problems.append(f"train.visual.cnn.convs_per_block: {len(counts)} counts for {len(cnn['filters'])} blocks (filters {cnn['filters']})")
+            problems.append(
+                f"train.visual.cnn.convs_per_block: {len(counts)} counts for {len(cnn['filters'])} blocks (filters {cnn['filters']})"
+            )
         for modality in ("audio", "visual"):
             chosen, trained = config["fusion"][f"{modality}_model"], config["train"][modality]["models"]
             if chosen not in trained:
-                problems.append(f"fusion.{modality}_model: {chosen!r} is not trained (train.{modality}.models: {trained})")
+                problems.append(
+                    f"fusion.{modality}_model: {chosen!r} is not trained (train.{modality}.models: {trained})"
+                )
     if problems:
         raise ParamsError(f"invalid {source}:\n  - " + "\n  - ".join(problems))
 
@@ -66,7 +90,11 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
 def _merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        out[key] = _merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merged(out[key], value)
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 

@@ -40,7 +40,9 @@ def confusion_png(matrix: np.ndarray, labels: Sequence[str], path: str | Path, *
     for i in range(k):
         for j in range(k):
             colour = "white" if share[i, j] > 0.6 else "black"
-            ax.text(j, i, f"{share[i, j]:.0%}\n{counts[i, j]}", ha="center", va="center", fontsize=7, color=colour)
+            ax.text(
+                j, i, f"{share[i, j]:.0%}\n{counts[i, j]}", ha="center", va="center", fontsize=7, color=colour
+            )
     ax.set_xticks(range(k), labels, rotation=45, ha="right")
     ax.set_yticks(range(k), labels)
     ax.set_xlabel("predicted")

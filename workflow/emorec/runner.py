@@ -49,6 +49,17 @@ DETERMINISM = ("portable", "fast")
 DETERMINISM_ENV = "EMOREC_DETERMINISM"
 
 
+def cpu_model() -> str:
+    """This machine's CPU model name (``/proc/cpuinfo``), for benchmark and run records."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor()
+
+
 def set_pipeline_env(threads: int | None = None, *, determinism: str | None = None) -> None:
     """Set :data:`PIPELINE_ENV`, pin kernels when ``determinism`` is ``portable``
     (:data:`PORTABLE_ENV`; ``fast`` leaves each library its best), and, when given, cap
@@ -74,8 +85,16 @@ def rule_context(log_path: str | Path, *, threads: int = 1) -> Iterator[logging.
     from threadpoolctl import threadpool_limits
 
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    handlers: list[logging.Handler] = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    handlers: list[logging.Handler] = [
+        logging.FileHandler(log_path, mode="w"),
+        logging.StreamHandler(sys.stderr),
+    ]
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
     log = logging.getLogger("emorec")
     with threadpool_limits(limits=threads):
         try:

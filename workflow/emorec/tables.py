@@ -54,14 +54,12 @@ AUDIO_MANIFEST = pa.schema(
 
 #: Every decoded RAVDESS filename code, one int8 column each.
 _RAVDESS_CODES = [
-    pa.field(name, pa.int8()) for name in ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+    pa.field(name, pa.int8())
+    for name in ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
 ]
 
 #: RAVDESS manifest: the common audio columns plus every decoded filename code.
-RAVDESS_MANIFEST = pa.schema(
-    list(AUDIO_MANIFEST)
-    + _RAVDESS_CODES
-)
+RAVDESS_MANIFEST = pa.schema(list(AUDIO_MANIFEST) + _RAVDESS_CODES)
 
 #: RAVDESS video manifest: one row per usable clip of every configured video archive.
 VIDEO_MANIFEST = pa.schema(
@@ -168,10 +166,16 @@ def write_table(table: pa.Table, path: str | Path, schema: pa.Schema) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plain = {f.name for f in schema if pa.types.is_fixed_size_list(f.type) and pa.types.is_floating(f.type.value_type)}
+    plain = {
+        f.name
+        for f in schema
+        if pa.types.is_fixed_size_list(f.type) and pa.types.is_floating(f.type.value_type)
+    }
     compression = {name: ("none" if name in plain else "zstd") for name in schema.names}
     dictionary = [name for name in schema.names if name not in plain]
-    pq.write_table(conform(table, schema, name=str(path)), path, compression=compression, use_dictionary=dictionary)
+    pq.write_table(
+        conform(table, schema, name=str(path)), path, compression=compression, use_dictionary=dictionary
+    )
 
 
 def merge_tables(paths: Sequence[str | Path], output_path: str | Path, schema: pa.Schema) -> int:

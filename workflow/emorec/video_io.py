@@ -31,14 +31,16 @@ class VideoInfo:
     has_audio: bool
 
 
-def _open(data: bytes):  # noqa: ANN202 - av.container.InputContainer
+def _open(data: bytes):
     import av
 
     try:
         return av.open(io.BytesIO(data), mode="r")
     except av.FFmpegError as exc:
         # An MP4 cut short before its index (moov atom at the end) fails here too
-        raise RuntimeError(f"not a readable video container: corrupt, truncated or not a video ({exc.strerror or exc})") from exc
+        raise RuntimeError(
+            f"not a readable video container: corrupt, truncated or not a video ({exc.strerror or exc})"
+        ) from exc
 
 
 def probe_video(data: bytes) -> VideoInfo:
@@ -66,7 +68,9 @@ def probe_video(data: bytes) -> VideoInfo:
             for packet in container.demux(stream):
                 packets += packet.size > 0
         except av.FFmpegError as exc:
-            raise RuntimeError(f"corrupt or truncated container after {packets} video packets ({exc.strerror or exc})") from exc
+            raise RuntimeError(
+                f"corrupt or truncated container after {packets} video packets ({exc.strerror or exc})"
+            ) from exc
         declared = int(stream.frames or 0)
         if packets == 0:
             raise RuntimeError("video stream has no frames")
@@ -74,8 +78,12 @@ def probe_video(data: bytes) -> VideoInfo:
             raise RuntimeError(f"truncated container: {packets} of {declared} declared video frames present")
         duration = float(stream.duration * stream.time_base) if stream.duration else packets / fps
         return VideoInfo(
-            duration_s=duration, fps=fps, width=int(stream.width), height=int(stream.height),
-            frames=declared or packets, has_audio=bool(container.streams.audio),
+            duration_s=duration,
+            fps=fps,
+            width=int(stream.width),
+            height=int(stream.height),
+            frames=declared or packets,
+            has_audio=bool(container.streams.audio),
         )
 
 
@@ -87,12 +95,22 @@ def header(data: bytes) -> VideoInfo:
             raise RuntimeError("no video stream (audio-only container?)")
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0)
-        duration = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
-        return VideoInfo(duration_s=duration, fps=fps, width=int(stream.width or 0), height=int(stream.height or 0),
-                         frames=int(stream.frames or 0), has_audio=bool(container.streams.audio))
+        duration = (
+            float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
+        )
+        return VideoInfo(
+            duration_s=duration,
+            fps=fps,
+            width=int(stream.width or 0),
+            height=int(stream.height or 0),
+            frames=int(stream.frames or 0),
+            has_audio=bool(container.streams.audio),
+        )
 
 
-def sample_frames(data: bytes, *, every: int, max_frames: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
+def sample_frames(
+    data: bytes, *, every: int, max_frames: int | None = None
+) -> Iterator[tuple[int, float, np.ndarray]]:
     """``(frame index, time in s, grayscale frame [shape=(h, w), dtype=uint8])`` of every
     ``every``-th decoded frame, from the first. H.264 needs every frame decoded anyway; only
     the kept ones are converted. With ``max_frames``, a clip with more frames raises
@@ -104,11 +122,15 @@ def sample_frames(data: bytes, *, every: int, max_frames: int | None = None) -> 
             if max_frames is not None and index >= max_frames:
                 raise TooLong(f"more than {max_frames} video frames (decoding stopped there)")
             if index % every == 0:
-                seconds = float(frame.pts * stream.time_base) if frame.pts is not None else index / float(stream.average_rate)
+                seconds = (
+                    float(frame.pts * stream.time_base)
+                    if frame.pts is not None
+                    else index / float(stream.average_rate)
+                )
                 yield index, seconds, frame.to_ndarray(format="gray")
 
 
-def _planar_float(frame) -> np.ndarray:  # noqa: ANN001 - av.AudioFrame
+def _planar_float(frame) -> np.ndarray:
     """One audio frame as float32 [shape=(channels, n)] in [-1, 1], whatever its sample format."""
     samples = frame.to_ndarray()
     channels = len(frame.layout.channels)

@@ -9,10 +9,15 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         metrics_path=snakemake.input.metrics,
         models=[
             TrackedModel(
-                modality=m["modality"], name=m["name"], features=m["features"],
-                model_dir=str(Path(model).parent), report_dir=str(Path(predictions).parent),
+                modality=m["modality"],
+                name=m["name"],
+                features=m["features"],
+                model_dir=str(Path(model).parent),
+                report_dir=str(Path(predictions).parent),
             )
-            for m, model, predictions in zip(snakemake.params.models, snakemake.input.models, snakemake.input.evaluations)
+            for m, model, predictions in zip(
+                snakemake.params.models, snakemake.input.models, snakemake.input.evaluations
+            )
         ],
         fusion_dir=Path(snakemake.input.fusion).parent,
         summaries=snakemake.input.summaries,

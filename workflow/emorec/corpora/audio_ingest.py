@@ -50,7 +50,12 @@ def metadata_reason(name: str) -> str | None:
 def audio_columns(data: bytes) -> dict[str, Any]:
     """Manifest columns of an audio member from its header; ``RuntimeError`` if not audio."""
     info = probe_wav(data)
-    return {"sample_rate": info.samplerate, "channels": info.channels, "frames": info.frames, "duration_s": info.frames / info.samplerate}
+    return {
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+        "frames": info.frames,
+        "duration_s": info.frames / info.samplerate,
+    }
 
 
 def _inspect(arc: Archive, name: str, probe: Probe) -> tuple[dict[str, Any] | str, str]:
@@ -84,7 +89,10 @@ def ingest_audio_archive(
     Members are read on ``threads`` threads; rows keep the members' sorted order.
     """
     seen: dict[str, str] = {}
-    with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc, ThreadPoolExecutor(threads) as pool:
+    with (
+        open_archive(archive, max_compression_ratio=max_compression_ratio) as arc,
+        ThreadPoolExecutor(threads) as pool,
+    ):
         checksum = pool.submit(file_sha256, archive)
         result = IngestResult(corpus=corpus, archive=str(archive), sha256="")
         names, result.rejects = arc.members()
@@ -92,7 +100,9 @@ def ingest_audio_archive(
         for name in names:
             reason = metadata_reason(name)
             if reason is None and not name.lower().endswith(suffix):
-                reason = (describe_other and describe_other(name)) or f"not a {suffix} file (suffix {PurePosixPath(name).suffix or 'none'!r})"
+                reason = (
+                    describe_other and describe_other(name)
+                ) or f"not a {suffix} file (suffix {PurePosixPath(name).suffix or 'none'!r})"
             if reason is None:
                 try:
                     row = parse_member(name)
@@ -106,11 +116,20 @@ def ingest_audio_archive(
             seen[row["sample_id"]] = name
             parsed.append((name, row))
         # reading, checking and hashing members releases the GIL: threads overlap them
-        for (name, row), (info, digest) in zip(parsed, pool.map(lambda item: _inspect(arc, item[0], probe), parsed)):
+        for (name, row), (info, digest) in zip(
+            parsed, pool.map(lambda item: _inspect(arc, item[0], probe), parsed)
+        ):
             if isinstance(info, str):
                 result.rejects.append((name, info))
                 continue
-            row.update(corpus=corpus, member=name, split=split_of(row), label_id=label_id(row["label"]), content_hash=digest, **info)
+            row.update(
+                corpus=corpus,
+                member=name,
+                split=split_of(row),
+                label_id=label_id(row["label"]),
+                content_hash=digest,
+                **info,
+            )
             result.rows.append(row)
         result.sha256 = checksum.result()
     result.rejects.sort()
@@ -121,6 +140,11 @@ def write_audio_ingest(result: IngestResult, *, schema: pa.Schema, **paths_and_l
     """Write an :class:`IngestResult` through :func:`emorec.ingest.write_ingest`."""
     manifest = pa.Table.from_pylist(result.rows, schema=schema) if result.rows else schema.empty_table()
     return write_ingest(
-        manifest, schema=schema, corpus=result.corpus, archive=result.archive, sha256=result.sha256,
-        rejects=result.rejects, **paths_and_limits,
+        manifest,
+        schema=schema,
+        corpus=result.corpus,
+        archive=result.archive,
+        sha256=result.sha256,
+        rejects=result.rejects,
+        **paths_and_limits,
     )

@@ -109,12 +109,18 @@ def _pixel_reason(status: int, count: int, bad: int, width: int) -> str:
 def _csv_in_tar(path: Path) -> IO[bytes]:
     """The FER2013 CSV inside a ``.tar.gz`` (as Kaggle shipped it: ``fer2013/fer2013.csv``)."""
     try:
-        tar = tarfile.open(path)
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".csv") and "/._" not in f"/{m.name}"]
+        tar = tarfile.open(path)  # noqa: SIM115  (the returned stream reads from it, so it stays open)
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.isfile() and m.name.endswith(".csv") and "/._" not in f"/{m.name}"
+        ]
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable tar archive ({exc})") from exc
     if len(members) != 1:
-        raise DataError(f"{path}: expected one .csv file in the tar archive, found {[m.name for m in members]}")
+        raise DataError(
+            f"{path}: expected one .csv file in the tar archive, found {[m.name for m in members]}"
+        )
     stream = tar.extractfile(members[0])
     assert stream is not None  # a regular file
     return stream
@@ -131,7 +137,9 @@ def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         where = f"line {row.number}" if row.number is not None else "line ?"
-        malformed.append((where, f"{row.actual_columns} fields, expected {row.expected_columns}: {row.text[:40]!r}"))
+        malformed.append(
+            (where, f"{row.actual_columns} fields, expected {row.expected_columns}: {row.text[:40]!r}")
+        )
         return "skip"
 
     try:
@@ -143,7 +151,9 @@ def read_fer_csv(path: str | Path) -> tuple[pa.Table, list[tuple[str, str]]]:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError, tarfile.TarError) as exc:
-        raise DataError(f"{path}: not a readable FER2013 CSV with columns {','.join(COLUMNS)} ({exc})") from exc
+        raise DataError(
+            f"{path}: not a readable FER2013 CSV with columns {','.join(COLUMNS)} ({exc})"
+        ) from exc
     return table, malformed
 
 

@@ -56,7 +56,9 @@ def decode_face(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             if image.size != (FACE_SIDE, FACE_SIDE):
-                raise ValueError(f"image is {image.size[0]}x{image.size[1]}, expected {FACE_SIDE}x{FACE_SIDE}")
+                raise ValueError(
+                    f"image is {image.size[0]}x{image.size[1]}, expected {FACE_SIDE}x{FACE_SIDE}"
+                )
             gray = image if image.mode == "L" else image.convert("L")
             return np.asarray(gray, dtype=np.uint8).reshape(FACE_PIXELS)
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
@@ -94,7 +96,9 @@ def ingest_fer2013_images(
             if reason is None and not name.lower().endswith(IMAGE_SUFFIXES):
                 reason = f"not an image (suffix {PurePosixPath(name).suffix or 'none'!r})"
             parts = PurePosixPath(name).with_suffix("").parts
-            sample_id = "fer2013-" + "-".join(p.lower() for p in parts[-3:-1]) + "-" + parts[-1]  # some ids sit in two emotion folders
+            sample_id = (
+                "fer2013-" + "-".join(p.lower() for p in parts[-3:-1]) + "-" + parts[-1]
+            )  # some ids sit in two emotion folders
             if reason is None and sample_id in seen:
                 reason = f"duplicate sample id {sample_id} (first seen as {seen[sample_id]})"
             try:
@@ -116,28 +120,55 @@ def ingest_fer2013_images(
     carve = np.flatnonzero((split_of == "train") & ~np.array(usage_known, dtype=bool))
     if carve.size:
         split_of[carve_validation(labels, carve, fraction=val_fraction, seed=split_seed)] = "val"
-        log.info("no Usage in %d train names: carved a %.0f%% stratified validation split (seed %d)", carve.size, 100 * val_fraction, split_seed)
-    manifest = pa.table({
-        "corpus": pa.array(["fer2013"] * len(ids)),
-        "sample_id": pa.array(ids),
-        "label": pa.array(labels.tolist(), pa.string()),
-        "label_id": pa.array([label_id(u) for u in labels.tolist()], pa.int8()),
-        "original_label": pa.array(emotions, pa.string()),
-        "split": pa.array(split_of.tolist(), pa.string()),
-        "row": pa.nulls(len(ids), pa.int32()),
-        "pixels": pixels_array(np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8)),
-    }).sort_by("sample_id")
+        log.info(
+            "no Usage in %d train names: carved a %.0f%% stratified validation split (seed %d)",
+            carve.size,
+            100 * val_fraction,
+            split_seed,
+        )
+    manifest = pa.table(
+        {
+            "corpus": pa.array(["fer2013"] * len(ids)),
+            "sample_id": pa.array(ids),
+            "label": pa.array(labels.tolist(), pa.string()),
+            "label_id": pa.array([label_id(u) for u in labels.tolist()], pa.int8()),
+            "original_label": pa.array(emotions, pa.string()),
+            "split": pa.array(split_of.tolist(), pa.string()),
+            "row": pa.nulls(len(ids), pa.int32()),
+            "pixels": pixels_array(np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8)),
+        }
+    ).sort_by("sample_id")
     write_ingest(
-        manifest, schema=FACE_MANIFEST, corpus="fer2013", archive=str(archive), sha256=file_sha256(archive),
-        rejects=sorted(rejects), manifest_path=manifest_path, rejects_path=rejects_path,
-        summary_path=summary_path, max_reject_fraction=max_reject_fraction,
+        manifest,
+        schema=FACE_MANIFEST,
+        corpus="fer2013",
+        archive=str(archive),
+        sha256=file_sha256(archive),
+        rejects=sorted(rejects),
+        manifest_path=manifest_path,
+        rejects_path=rejects_path,
+        summary_path=summary_path,
+        max_reject_fraction=max_reject_fraction,
     )
 
 
-def ingest_fer2013_archive(*, archive: str | Path, val_fraction: float, split_seed: int, max_compression_ratio: float, **paths_and_limits) -> None:
+def ingest_fer2013_archive(
+    *,
+    archive: str | Path,
+    val_fraction: float,
+    split_seed: int,
+    max_compression_ratio: float,
+    **paths_and_limits,
+) -> None:
     """Ingest FER2013 in whichever form ``archive`` has: the CSV (``.csv``, ``.csv.gz``,
     ``.tar.gz``) or the image folders (a zip or a directory)."""
     if is_fer_csv(archive):
         ingest_fer2013(archive=archive, **paths_and_limits)
     else:
-        ingest_fer2013_images(archive=archive, val_fraction=val_fraction, split_seed=split_seed, max_compression_ratio=max_compression_ratio, **paths_and_limits)
+        ingest_fer2013_images(
+            archive=archive,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            max_compression_ratio=max_compression_ratio,
+            **paths_and_limits,
+        )

@@ -70,7 +70,9 @@ def parse_ravdess_name(name: str) -> RavdessCode:
     if code.emotion == 1 and code.intensity == 2:
         raise ValueError("neutral (emotion 01) has no strong intensity (02)")
     if code.vocal_channel == 2 and code.emotion in (7, 8):
-        raise ValueError(f"song (vocal channel 02) has no {RAVDESS_EMOTIONS[code.emotion]} (emotion {code.emotion:02d})")
+        raise ValueError(
+            f"song (vocal channel 02) has no {RAVDESS_EMOTIONS[code.emotion]} (emotion {code.emotion:02d})"
+        )
     return code
 
 
@@ -120,7 +122,9 @@ def ingest_ravdess(
     threads: int = 1,
 ) -> None:
     """Ingest a RAVDESS archive (zip or folder) into manifest, rejects and summary files."""
-    split = SpeakerSplit(val=[f"Actor_{a:02d}" for a in val_actors], test=[f"Actor_{a:02d}" for a in test_actors])
+    split = SpeakerSplit(
+        val=[f"Actor_{a:02d}" for a in val_actors], test=[f"Actor_{a:02d}" for a in test_actors]
+    )
     result = ingest_audio_archive(
         archive,
         corpus="ravdess",

@@ -35,8 +35,12 @@ def video_columns(data: bytes) -> dict[str, Any]:
     """Manifest columns of a clip from its container; ``RuntimeError`` with the reason."""
     info = probe_video(data)
     return {
-        "duration_s": info.duration_s, "fps": info.fps, "width": info.width, "height": info.height,
-        "frames": info.frames, "has_audio": info.has_audio,
+        "duration_s": info.duration_s,
+        "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+        "frames": info.frames,
+        "has_audio": info.has_audio,
     }
 
 
@@ -54,7 +58,9 @@ def ingest_ravdess_video(
 ) -> dict[str, Any]:
     """Ingest every video archive into one manifest (column ``archive`` says where each clip
     lives), one rejects table and a summary; a clip id found in two archives is a reject."""
-    split = SpeakerSplit(val=[f"Actor_{a:02d}" for a in val_actors], test=[f"Actor_{a:02d}" for a in test_actors])
+    split = SpeakerSplit(
+        val=[f"Actor_{a:02d}" for a in val_actors], test=[f"Actor_{a:02d}" for a in test_actors]
+    )
     if not archives:
         raise ValueError("corpora.ravdess_video.archives is empty")
     merged = IngestResult(corpus="ravdess_video", archive=", ".join(str(a) for a in archives), sha256="")
@@ -62,21 +68,43 @@ def ingest_ravdess_video(
     digests = []
     for archive in archives:
         result = ingest_audio_archive(
-            archive, corpus="ravdess_video", parse_member=video_row, split_of=lambda row: split.of(row["speaker"]),
-            max_compression_ratio=max_compression_ratio, threads=threads, suffix=".mp4", probe=video_columns,
+            archive,
+            corpus="ravdess_video",
+            parse_member=video_row,
+            split_of=lambda row: split.of(row["speaker"]),
+            max_compression_ratio=max_compression_ratio,
+            threads=threads,
+            suffix=".mp4",
+            probe=video_columns,
         )
         merged.rejects += [(f"{archive}:{item}", reason) for item, reason in result.rejects]
         for row in result.rows:
             if row["sample_id"] in seen:
-                merged.rejects.append((f"{archive}:{row['member']}", f"duplicate clip {row['sample_id']} (also in {seen[row['sample_id']]})"))
+                merged.rejects.append(
+                    (
+                        f"{archive}:{row['member']}",
+                        f"duplicate clip {row['sample_id']} (also in {seen[row['sample_id']]})",
+                    )
+                )
                 continue
             seen[row["sample_id"]] = str(archive)
             merged.rows.append({**row, "archive": str(archive)})
         digests.append(result.sha256)
-    manifest = pa.Table.from_pylist(merged.rows, schema=VIDEO_MANIFEST) if merged.rows else VIDEO_MANIFEST.empty_table()
+    manifest = (
+        pa.Table.from_pylist(merged.rows, schema=VIDEO_MANIFEST)
+        if merged.rows
+        else VIDEO_MANIFEST.empty_table()
+    )
     summary = write_ingest(
-        manifest, schema=VIDEO_MANIFEST, corpus="ravdess_video", archive=merged.archive, sha256=",".join(digests),
-        rejects=sorted(merged.rejects), manifest_path=manifest_path, rejects_path=rejects_path, summary_path=summary_path,
+        manifest,
+        schema=VIDEO_MANIFEST,
+        corpus="ravdess_video",
+        archive=merged.archive,
+        sha256=",".join(digests),
+        rejects=sorted(merged.rejects),
+        manifest_path=manifest_path,
+        rejects_path=rejects_path,
+        summary_path=summary_path,
         max_reject_fraction=max_reject_fraction,
     )
     return summary

@@ -17,7 +17,11 @@ from emorec.tables import AUDIO_MANIFEST
 
 log = logging.getLogger(__name__)
 
-PARSERS: dict[str, MemberParser] = {"tess": parse_tess_name, "savee": parse_savee_name, "cremad": parse_cremad_name}
+PARSERS: dict[str, MemberParser] = {
+    "tess": parse_tess_name,
+    "savee": parse_savee_name,
+    "cremad": parse_cremad_name,
+}
 #: The common audio manifest plus ``inferred``: what a parser took from a member's folder
 #: because its file name fell short of the corpus pattern ("" when nothing was).
 NAMED_MANIFEST = pa.schema([*AUDIO_MANIFEST, pa.field("inferred", pa.string())])
@@ -52,7 +56,9 @@ def ingest_speech_corpus(
 ) -> None:
     """Ingest a TESS, SAVEE or CREMA-D archive (zip or folder) into manifest, rejects and
     summary files. Speakers are given as in the corpus (``OAF``, ``DC``, ``1001``)."""
-    split = SpeakerSplit(val=[f"{corpus}-{s}" for s in val_speakers], test=[f"{corpus}-{s}" for s in test_speakers])
+    split = SpeakerSplit(
+        val=[f"{corpus}-{s}" for s in val_speakers], test=[f"{corpus}-{s}" for s in test_speakers]
+    )
     result = ingest_audio_archive(
         archive,
         corpus=corpus,
@@ -65,6 +71,10 @@ def ingest_speech_corpus(
         if row["inferred"]:
             log.info("%s: %s", row["member"], row["inferred"])
     write_audio_ingest(
-        result, schema=NAMED_MANIFEST, manifest_path=manifest_path, rejects_path=rejects_path,
-        summary_path=summary_path, max_reject_fraction=max_reject_fraction,
+        result,
+        schema=NAMED_MANIFEST,
+        manifest_path=manifest_path,
+        rejects_path=rejects_path,
+        summary_path=summary_path,
+        max_reject_fraction=max_reject_fraction,
     )

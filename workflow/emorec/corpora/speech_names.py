@@ -20,17 +20,35 @@ from pathlib import PurePosixPath
 from typing import Any
 
 TESS_EMOTIONS = {
-    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
-    "neutral": "neutral", "ps": "surprised", "sad": "sad",
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "sad": "sad",
 }
 TESS_SPEAKERS = {"OAF": "female", "YAF": "female"}  # older / younger adult female
 
 SAVEE_EMOTIONS = {
-    "a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised",
+    "a": "angry",
+    "d": "disgust",
+    "f": "fearful",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprised",
 }
 SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
 
-CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+CREMAD_EMOTIONS = {
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fearful",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
+}
 CREMAD_INTENSITIES = ("LO", "MD", "HI", "XX")
 
 
@@ -81,7 +99,9 @@ def parse_tess_name(name: str) -> dict[str, Any]:
         speaker = folder_speaker
         inferred.append(f"speaker {speaker} from folder {folder!r} (file prefix {match.group(1)!r})")
     else:
-        raise ValueError(f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav and its folder {folder!r} names no speaker it abbreviates")
+        raise ValueError(
+            f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav and its folder {folder!r} names no speaker it abbreviates"
+        )
     _require_known(emotion, TESS_EMOTIONS, "TESS emotion")
     row = _row("tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker])
     row["inferred"] = "; ".join(inferred)
@@ -116,7 +136,14 @@ def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> d
         raise ValueError(f"actor {actor} is outside 1001-1091")
     _require_known(emotion, CREMAD_EMOTIONS, "CREMA-D emotion")
     _require_known(intensity, CREMAD_INTENSITIES, "CREMA-D intensity")
-    return _row("cremad", actor, f"{sentence}_{emotion}_{intensity}", CREMAD_EMOTIONS[emotion], emotion, (sexes or {}).get(actor, "unknown"))
+    return _row(
+        "cremad",
+        actor,
+        f"{sentence}_{emotion}_{intensity}",
+        CREMAD_EMOTIONS[emotion],
+        emotion,
+        (sexes or {}).get(actor, "unknown"),
+    )
 
 
 def cremad_sexes(demographics_csv: str) -> dict[str, str]:

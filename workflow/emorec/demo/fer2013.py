@@ -91,7 +91,9 @@ def render_face(code: int, rng: np.random.Generator) -> np.ndarray:
         # Brows: a thick segment, raised and slanted by the expression.
         bx = u - ex
         inner = -side * bx  # >0 toward the nose
-        brow_y = ey - 4.5 - k * e.brow_raise - k * e.brow_slant * np.clip(inner, -4, 4) / 4 + rng.normal(0, 0.2)
+        brow_y = (
+            ey - 4.5 - k * e.brow_raise - k * e.brow_slant * np.clip(inner, -4, 4) / 4 + rng.normal(0, 0.2)
+        )
         brow = _soft((np.abs(v - brow_y) - 0.9) * 2) * _soft((np.abs(bx) - 4.2) * 2)
         paint(brow, dark * 1.2)
 
@@ -99,7 +101,14 @@ def render_face(code: int, rng: np.random.Generator) -> np.ndarray:
     paint(_soft((np.abs(u) - 0.7) * 2) * _soft((np.abs(v - 3) - 3.0) * 2) * 0.35, dark)
     if e.wrinkle:
         for side in (-1, 1):
-            paint(_soft((np.abs(v - 1 + 0.5 * np.abs(u)) - 0.5) * 2) * _soft((np.abs(u - side * 2.5) - 1.5) * 2) * 0.6 * k * e.wrinkle, dark)
+            paint(
+                _soft((np.abs(v - 1 + 0.5 * np.abs(u)) - 0.5) * 2)
+                * _soft((np.abs(u - side * 2.5) - 1.5) * 2)
+                * 0.6
+                * k
+                * e.wrinkle,
+                dark,
+            )
 
     # Mouth: a curve y = c * x^2 lifted at the corners, opened into a dark cavity.
     half_w = 6.5 * (1 + k * e.mouth_width)

@@ -57,7 +57,15 @@ CUES: dict[str, EmotionCues] = {
 
 #: Vowel formants (F1, F2, F3) in Hz for an adult male vocal tract.
 VOWELS = np.array(
-    [[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480], [570, 840, 2410], [660, 1720, 2410], [490, 1350, 1690]],
+    [
+        [730, 1090, 2440],
+        [270, 2290, 3010],
+        [300, 870, 2240],
+        [530, 1840, 2480],
+        [570, 840, 2410],
+        [660, 1720, 2410],
+        [490, 1350, 1690],
+    ],
     dtype=float,
 )
 
@@ -96,7 +104,9 @@ def _resonator(signal: np.ndarray, freq: float, bandwidth: float, sr: int) -> np
     return lfilter([sum(a)], a, signal)
 
 
-def synthesize_clip(code: RavdessCode, voice: Voice, *, sample_rate: int, noise_snr_db: float, rng: np.random.Generator) -> np.ndarray:
+def synthesize_clip(
+    code: RavdessCode, voice: Voice, *, sample_rate: int, noise_snr_db: float, rng: np.random.Generator
+) -> np.ndarray:
     """One clip for ``code`` spoken by ``voice``.
 
     Returns
@@ -135,11 +145,18 @@ def synthesize_clip(code: RavdessCode, voice: Voice, *, sample_rate: int, noise_
     syl_of_t = np.clip(np.searchsorted(bounds, t, side="right") - 1, 0, n_syl - 1)
     accents = rng.normal(0, 1.6, n_syl) * range_x
     progress = np.clip((t - lead) / speech, 0, 1)
-    semitones = pitch_st + accents[syl_of_t] - 2.0 * range_x * progress + final_rise * np.clip(progress * 4 - 3, 0, 1) ** 2
+    semitones = (
+        pitch_st
+        + accents[syl_of_t]
+        - 2.0 * range_x * progress
+        + final_rise * np.clip(progress * 4 - 3, 0, 1) ** 2
+    )
     semitones = np.convolve(semitones, np.ones(int(0.04 * sr)) / int(0.04 * sr), mode="same")
     semitones += tremor * np.sin(2 * np.pi * rng.uniform(5, 7) * t)
     drift = np.cumsum(rng.normal(0, 1, n)) / np.sqrt(sr)
-    f0 = voice.f0 * 2 ** (semitones / 12) * (1 + jitter * 20 * (drift - drift.mean()) / max(drift.std(), 1e-9))
+    f0 = (
+        voice.f0 * 2 ** (semitones / 12) * (1 + jitter * 20 * (drift - drift.mean()) / max(drift.std(), 1e-9))
+    )
     f0 *= 1 + jitter * rng.normal(0, 1, n)
     phase = np.cumsum(f0) / sr
     source = 2 * (phase % 1.0) - 1.0  # sawtooth pulse train
@@ -154,7 +171,9 @@ def synthesize_clip(code: RavdessCode, voice: Voice, *, sample_rate: int, noise_
         start, stop = int(bounds[i] * sr), int(bounds[i + 1] * sr)
         seg = np.arange(stop - start) / max(stop - start, 1)
         rise = 0.05 + 0.4 * (1 - attack)
-        env = np.minimum(np.clip(seg / rise, 0, 1) ** (1 + 2 * attack), np.clip((1 - seg) / 0.35, 0, 1)) ** 1.2
+        env = (
+            np.minimum(np.clip(seg / rise, 0, 1) ** (1 + 2 * attack), np.clip((1 - seg) / 0.35, 0, 1)) ** 1.2
+        )
         formants = VOWELS[vowel] * voice.tract * rng.uniform(0.95, 1.05, 3)
         part = source[start:stop]
         for freq, bw in zip(formants, (80, 100, 140)):
@@ -194,7 +213,9 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def make_demo_ravdess(*, path: str | Path, actors: int, sample_rate: int, noise_snr_db: float, seed: int) -> None:
+def make_demo_ravdess(
+    *, path: str | Path, actors: int, sample_rate: int, noise_snr_db: float, seed: int
+) -> None:
     """Write a RAVDESS-layout speech zip of ``actors`` actors x 60 clips to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +226,9 @@ def make_demo_ravdess(*, path: str | Path, actors: int, sample_rate: int, noise_
             archive.writestr(zipfile.ZipInfo(folder, ZIP_DATE), b"")
             for code in ravdess_grid(actor):
                 rng = np.random.default_rng([seed, *(v for v in vars(code).values())])
-                audio = synthesize_clip(code, voice, sample_rate=sample_rate, noise_snr_db=noise_snr_db, rng=rng)
+                audio = synthesize_clip(
+                    code, voice, sample_rate=sample_rate, noise_snr_db=noise_snr_db, rng=rng
+                )
                 info = zipfile.ZipInfo(f"{folder}{code.stem}.wav", ZIP_DATE)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, wav_bytes(audio, sample_rate))

@@ -31,7 +31,9 @@ WIDTH, HEIGHT, FPS, FACE_PX = 320, 240, 15, 144
 KEYFRAMES = 3
 
 
-def encode_clip(frames: Sequence[np.ndarray], audio: np.ndarray | None, *, sample_rate: int, fps: int = FPS) -> bytes:
+def encode_clip(
+    frames: Sequence[np.ndarray], audio: np.ndarray | None, *, sample_rate: int, fps: int = FPS
+) -> bytes:
     """An MP4 (MPEG-4 video yuv420p, AAC mono) of grayscale ``frames`` [shape=(h, w), uint8] and an
     optional mono float ``audio`` track."""
     # faststart (the index leads the file, so a cut-off clip is named as truncated) rewrites
@@ -42,7 +44,9 @@ def encode_clip(frames: Sequence[np.ndarray], audio: np.ndarray | None, *, sampl
         return path.read_bytes()
 
 
-def _write_mp4(path: Path, frames: Sequence[np.ndarray], audio: np.ndarray | None, *, sample_rate: int, fps: int) -> None:
+def _write_mp4(
+    path: Path, frames: Sequence[np.ndarray], audio: np.ndarray | None, *, sample_rate: int, fps: int
+) -> None:
     import av
 
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as container:
@@ -55,7 +59,7 @@ def _write_mp4(path: Path, frames: Sequence[np.ndarray], audio: np.ndarray | Non
             rgb = np.repeat(gray[:, :, None], 3, axis=2)
             container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(video.encode())
-        if sound is not None:
+        if sound is not None and audio is not None:
             samples = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32)[None, :]
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
             frame.sample_rate = sample_rate
@@ -67,8 +71,13 @@ def clip_frames(label: str, n_frames: int, rng: np.random.Generator) -> list[np.
     """Grayscale frames of a face acting ``label``, drifting slowly across the frame."""
     import cv2
 
-    faces = [cv2.resize(render_face(FACE_CODE[label], rng), (FACE_PX, FACE_PX), interpolation=cv2.INTER_CUBIC) for _ in range(KEYFRAMES)]
-    background = np.clip(rng.uniform(60, 160) + 30 * np.linspace(-1, 1, WIDTH)[None, :] * rng.uniform(-1, 1), 0, 255)
+    faces = [
+        cv2.resize(render_face(FACE_CODE[label], rng), (FACE_PX, FACE_PX), interpolation=cv2.INTER_CUBIC)
+        for _ in range(KEYFRAMES)
+    ]
+    background = np.clip(
+        rng.uniform(60, 160) + 30 * np.linspace(-1, 1, WIDTH)[None, :] * rng.uniform(-1, 1), 0, 255
+    )
     start = rng.uniform([40, 20], [WIDTH - FACE_PX - 40, HEIGHT - FACE_PX - 20])
     drift = rng.normal(0, 0.6, 2)
     frames = []
@@ -83,16 +92,26 @@ def clip_frames(label: str, n_frames: int, rng: np.random.Generator) -> list[np.
 def demo_video_codes(actor: int) -> list[RavdessCode]:
     """Full-AV clips of statement 01 (every emotion, intensity and repetition) and two
     video-only clips per actor."""
-    full = [RavdessCode(1, 1, e, i, 1, r, actor) for e in range(1, 9) for i in ((1,) if e == 1 else (1, 2)) for r in (1, 2)]
+    full = [
+        RavdessCode(1, 1, e, i, 1, r, actor)
+        for e in range(1, 9)
+        for i in ((1,) if e == 1 else (1, 2))
+        for r in (1, 2)
+    ]
     return full + [RavdessCode(2, 1, 3, 1, 1, 1, actor), RavdessCode(2, 1, 4, 2, 1, 2, actor)]
 
 
-def make_demo_ravdess_video(*, speech_archive: str | Path, path: str | Path, actors: Sequence[int], seed: int) -> int:
+def make_demo_ravdess_video(
+    *, speech_archive: str | Path, path: str | Path, actors: Sequence[int], seed: int
+) -> int:
     """Write the demo video zip for ``actors`` from the demo speech zip; returns the clip count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with zipfile.ZipFile(speech_archive) as speech, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+    with (
+        zipfile.ZipFile(speech_archive) as speech,
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive,
+    ):
         for actor in actors:
             folder = f"Actor_{actor:02d}/"
             archive.writestr(zipfile.ZipInfo(folder, ZIP_DATE), b"")
@@ -102,7 +121,9 @@ def make_demo_ravdess_video(*, speech_archive: str | Path, path: str | Path, act
                 audio = decode_mono(data, sample_rate=16000)
                 rng = np.random.default_rng([seed, *(v for v in vars(code).values())])
                 frames = clip_frames(RAVDESS_EMOTIONS[code.emotion], int(len(audio) / 16000 * FPS), rng)
-                clip = encode_clip(frames, audio if code.modality == 1 else np.zeros_like(audio), sample_rate=16000)
+                clip = encode_clip(
+                    frames, audio if code.modality == 1 else np.zeros_like(audio), sample_rate=16000
+                )
                 archive.writestr(zipfile.ZipInfo(f"{folder}{code.stem}.mp4", ZIP_DATE), clip)
                 written += 1
             log.info("demo RAVDESS video: actor %02d written", actor)

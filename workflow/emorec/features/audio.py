@@ -27,7 +27,16 @@ from emorec.archives import open_archive
 from emorec.audio_io import decode_mono
 from emorec.features.egemaps import egemaps, egemaps_names
 from emorec.features.pitch import yin, zero_crossing_rate
-from emorec.features.spectral import clipwise_matmul, dct_matrix, frame_signal, mel_filters, power_spectrum, segment_deltas, segment_ids, segment_stats
+from emorec.features.spectral import (
+    clipwise_matmul,
+    dct_matrix,
+    frame_signal,
+    mel_filters,
+    power_spectrum,
+    segment_deltas,
+    segment_ids,
+    segment_stats,
+)
 from emorec.tables import audio_descriptor_names, audio_features_schema, write_table
 
 log = logging.getLogger(__name__)
@@ -105,7 +114,9 @@ class AudioFeatureExtractor:
 
     def __init__(self, params: AudioFeatureParams) -> None:
         self.p = params
-        self.mel_basis_t = mel_filters(sample_rate=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels).T
+        self.mel_basis_t = mel_filters(
+            sample_rate=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels
+        ).T
         self.dct_t = dct_matrix(n_out=params.n_mfcc, n_in=params.n_mels).T
         self.bin_hz = np.linspace(0, params.sample_rate / 2, params.n_fft // 2 + 1).astype(np.float32)
 
@@ -119,7 +130,9 @@ class AudioFeatureExtractor:
         p = self.p
         f0 = np.zeros(active.size, dtype=np.float32)
         for y, (begin, end) in zip(clips, pairwise(starts)):
-            frames = frame_signal(y, frame_length=p.pitch_frame_length, hop_length=p.hop_length, n_frames=end - begin)
+            frames = frame_signal(
+                y, frame_length=p.pitch_frame_length, hop_length=p.hop_length, n_frames=end - begin
+            )
             mine = active[begin:end]
             f0[begin:end][mine] = yin(frames[mine], sr=p.sample_rate, fmin=p.fmin_hz, fmax=p.fmax_hz)
         return f0
@@ -146,12 +159,18 @@ class AudioFeatureExtractor:
         power = np.concatenate([power_spectrum(f) for f in framed])
         magnitude = np.sqrt(power)
         # The floor is applied last: log10 of the floor power may round below it on some SIMD paths
-        logmel = np.maximum(10 * np.log10(np.maximum(clipwise_matmul(power, self.mel_basis_t, starts), 10 ** (DB_FLOOR / 10))), np.float32(DB_FLOOR))
+        logmel = np.maximum(
+            10
+            * np.log10(np.maximum(clipwise_matmul(power, self.mel_basis_t, starts), 10 ** (DB_FLOOR / 10))),
+            np.float32(DB_FLOOR),
+        )
         mfcc = clipwise_matmul(logmel, self.dct_t, starts)
         energy = 2 * power.sum(axis=1) - power[:, 0] - (power[:, -1] if p.n_fft % 2 == 0 else 0)
         rms = np.sqrt(np.maximum(energy, 0) / p.n_fft**2)
         total = magnitude.sum(axis=1)
-        centroid = clipwise_matmul(magnitude, self.bin_hz, starts) / np.where(total > np.finfo(np.float32).tiny, total, 1)
+        centroid = clipwise_matmul(magnitude, self.bin_hz, starts) / np.where(
+            total > np.finfo(np.float32).tiny, total, 1
+        )
         cumulative = np.cumsum(magnitude, axis=1)
         rolloff = self.bin_hz[np.argmax(cumulative >= p.rolloff_percent * cumulative[:, -1:], axis=1)]
 
@@ -161,7 +180,15 @@ class AudioFeatureExtractor:
         voiced = active & (f0 > p.fmin_hz * 1.05) & (f0 < p.fmax_hz * 0.95)
 
         per_frame = np.column_stack(
-            [mfcc, segment_deltas(mfcc, starts, order=1), segment_deltas(mfcc, starts, order=2), rms, np.concatenate([zero_crossing_rate(f) for f in framed]), centroid, rolloff]
+            [
+                mfcc,
+                segment_deltas(mfcc, starts, order=1),
+                segment_deltas(mfcc, starts, order=2),
+                rms,
+                np.concatenate([zero_crossing_rate(f) for f in framed]),
+                centroid,
+                rolloff,
+            ]
         )
         descriptors = np.concatenate(
             [
@@ -171,12 +198,18 @@ class AudioFeatureExtractor:
             ],
             axis=1,
         ).astype(np.float32)
-        logmels = np.stack([fixed_frames(logmel[b:e].T, active[b:e], frames=p.frames) for b, e in pairwise(starts)])
+        logmels = np.stack(
+            [fixed_frames(logmel[b:e].T, active[b:e], frames=p.frames) for b, e in pairwise(starts)]
+        )
         return descriptors, logmels
 
 
 def audio_feature_table(
-    rows: pa.Table, clips: Iterable[np.ndarray], params: AudioFeatureParams, *, progress: Callable[[int], None] | None = None
+    rows: pa.Table,
+    clips: Iterable[np.ndarray],
+    params: AudioFeatureParams,
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> pa.Table:
     """The audio feature table (:attr:`AudioFeatureParams.schema`) of manifest ``rows`` from
     their decoded mono ``clips`` (same order), computed :data:`BATCH_CLIPS` at a time."""
@@ -194,9 +227,14 @@ def audio_feature_table(
         logmels[first : first + len(batch)] = logmel.reshape(len(batch), -1)
         if progress is not None:
             progress(first + len(batch))
-    columns = {c: rows.column(c) for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")}
+    columns = {
+        c: rows.column(c)
+        for c in ("corpus", "sample_id", "label", "label_id", "original_label", "split", "speaker")
+    }
     columns.update({name: pa.array(descriptors[:, j]) for j, name in enumerate(names)})
-    columns["logmel"] = pa.FixedSizeListArray.from_arrays(pa.array(logmels.ravel()), params.n_mels * params.frames)
+    columns["logmel"] = pa.FixedSizeListArray.from_arrays(
+        pa.array(logmels.ravel()), params.n_mels * params.frames
+    )
     return pa.table(columns)
 
 
@@ -206,12 +244,20 @@ def shard_speakers(speakers: list[str], *, shard: int, shards: int) -> list[str]
 
 
 def extract_audio_shard(
-    *, manifest_path: str | Path, archive: str | Path, output_path: str | Path, shard: int, params: AudioFeatureParams, max_compression_ratio: float = 100.0
+    *,
+    manifest_path: str | Path,
+    archive: str | Path,
+    output_path: str | Path,
+    shard: int,
+    params: AudioFeatureParams,
+    max_compression_ratio: float = 100.0,
 ) -> int:
     """Extract features for every manifest clip of one speaker shard; returns the row count."""
     manifest = pq.read_table(manifest_path)
     mine = shard_speakers(manifest.column("speaker").to_pylist(), shard=shard, shards=params.shards)
-    rows = manifest.filter(pc.is_in(manifest.column("speaker"), pa.array(mine, pa.string()))).sort_by("sample_id")
+    rows = manifest.filter(pc.is_in(manifest.column("speaker"), pa.array(mine, pa.string()))).sort_by(
+        "sample_id"
+    )
     members = rows.column("member").to_pylist()
     started = time.perf_counter()
 
@@ -219,7 +265,12 @@ def extract_audio_shard(
         log.info("shard %d: %d/%d clips (%.1f s)", shard, done, len(members), time.perf_counter() - started)
 
     with open_archive(archive, max_compression_ratio=max_compression_ratio) as arc:
-        table = audio_feature_table(rows, (decode_mono(arc.read(m), sample_rate=params.sample_rate) for m in members), params, progress=progress)
+        table = audio_feature_table(
+            rows,
+            (decode_mono(arc.read(m), sample_rate=params.sample_rate) for m in members),
+            params,
+            progress=progress,
+        )
     write_table(table, output_path, params.schema)
     log.info("shard %d: speakers %s -> %d rows", shard, ", ".join(mine) or "none", rows.num_rows)
     return rows.num_rows

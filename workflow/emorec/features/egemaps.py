@@ -21,7 +21,9 @@ PREFIX = "egemaps_"
 def _smile() -> Any:
     import opensmile
 
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
+    return opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
 
 
 def egemaps_names() -> list[str]:

@@ -37,17 +37,25 @@ def sex_feature_table(features: pa.Table, manifests: Sequence[pa.Table]) -> pa.T
     known = np.isin(sexes, SEXES)
     if not known.any():
         raise DataError("no clip has a known speaker sex; the speaker-sex model has nothing to learn")
-    log.info("speaker sex: %d clips (%s); %d of unknown sex left out", int(known.sum()),
-             ", ".join(f"{s} {int((sexes == s).sum())}" for s in SEXES), int((~known).sum()))
+    log.info(
+        "speaker sex: %d clips (%s); %d of unknown sex left out",
+        int(known.sum()),
+        ", ".join(f"{s} {int((sexes == s).sum())}" for s in SEXES),
+        int((~known).sum()),
+    )
     rows = features.filter(pa.array(known))
     label = pa.array(sexes[known].tolist(), pa.string())
-    table = rows.set_column(rows.schema.get_field_index("original_label"), "original_label", rows.column("label"))
+    table = rows.set_column(
+        rows.schema.get_field_index("original_label"), "original_label", rows.column("label")
+    )
     table = table.set_column(table.schema.get_field_index("label"), "label", label)
     ids = pc.index_in(label, pa.array(SEXES)).cast(pa.int8())
     return table.set_column(table.schema.get_field_index("label_id"), "label_id", ids)
 
 
-def write_sex_features(*, features_path: str | Path, manifest_paths: Sequence[str | Path], output_path: str | Path) -> int:
+def write_sex_features(
+    *, features_path: str | Path, manifest_paths: Sequence[str | Path], output_path: str | Path
+) -> int:
     """Write :func:`sex_feature_table` of the audio feature table; returns its row count."""
     features = read_features(features_path)
     table = sex_feature_table(features, [read_features(p) for p in manifest_paths])

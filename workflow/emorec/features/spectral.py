@@ -14,7 +14,9 @@ import numpy as np
 import scipy.fft
 
 
-def frame_signal(y: np.ndarray, *, frame_length: int, hop_length: int, n_frames: int | None = None) -> np.ndarray:
+def frame_signal(
+    y: np.ndarray, *, frame_length: int, hop_length: int, n_frames: int | None = None
+) -> np.ndarray:
     """Centred frames of ``y`` (zero padding of ``frame_length // 2`` on both sides).
 
     Parameters
@@ -33,7 +35,10 @@ def frame_signal(y: np.ndarray, *, frame_length: int, hop_length: int, n_frames:
         n_frames = 1 + (y.size + 2 * half - frame_length) // hop_length
     padded = np.pad(y, (half, max(half, (n_frames - 1) * hop_length + frame_length - half - y.size)))
     return np.lib.stride_tricks.as_strided(
-        padded, shape=(n_frames, frame_length), strides=(padded.strides[0] * hop_length, padded.strides[0]), writeable=False
+        padded,
+        shape=(n_frames, frame_length),
+        strides=(padded.strides[0] * hop_length, padded.strides[0]),
+        writeable=False,
     )
 
 
@@ -50,7 +55,7 @@ def power_spectrum(frames: np.ndarray) -> np.ndarray:
     return spectrum.real**2 + spectrum.imag**2
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
     hz = np.asarray(hz, dtype=np.float64)
     linear = hz / (200.0 / 3)
@@ -102,7 +107,9 @@ def savgol_weights(*, width: int, order: int) -> np.ndarray:
         ``sum(w[j] * x[t - width // 2 + j])`` is the derivative at ``t``.
     """
     if width < 3 or width % 2 == 0 or order < 1 or order >= width:
-        raise ValueError(f"width must be odd and >= 3 and 1 <= order < width (got width={width}, order={order})")
+        raise ValueError(
+            f"width must be odd and >= 3 and 1 <= order < width (got width={width}, order={order})"
+        )
     offsets = np.arange(width) - width // 2
     vandermonde = offsets[:, None] ** np.arange(order + 1)[None, :]
     return math.factorial(order) * np.linalg.pinv(vandermonde)[order]
@@ -136,8 +143,12 @@ def segment_deltas(x: np.ndarray, starts: np.ndarray, *, order: int, width: int 
     """
     clip = segment_ids(starts)
     offsets = np.arange(width) - width // 2
-    neighbours = np.clip(np.arange(x.shape[0])[:, None] + offsets[None, :], starts[clip, None], starts[clip + 1, None] - 1)
-    return np.einsum("fwd,w->fd", x[neighbours], savgol_weights(width=width, order=order).astype(np.float32)).astype(np.float32)
+    neighbours = np.clip(
+        np.arange(x.shape[0])[:, None] + offsets[None, :], starts[clip, None], starts[clip + 1, None] - 1
+    )
+    return np.einsum(
+        "fwd,w->fd", x[neighbours], savgol_weights(width=width, order=order).astype(np.float32)
+    ).astype(np.float32)
 
 
 def segment_stats(x: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

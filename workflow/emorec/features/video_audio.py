@@ -22,7 +22,13 @@ from emorec.video_io import decode_audio_track
 log = logging.getLogger(__name__)
 
 
-def extract_av_audio(*, manifest_path: str | Path, output_path: str | Path, params: AudioFeatureParams, max_compression_ratio: float = 100.0) -> int:
+def extract_av_audio(
+    *,
+    manifest_path: str | Path,
+    output_path: str | Path,
+    params: AudioFeatureParams,
+    max_compression_ratio: float = 100.0,
+) -> int:
     """Audio features of every full-AV clip of a video manifest; returns the row count."""
     manifest = pq.read_table(manifest_path)
     rows = manifest.filter(pc.equal(manifest.column("av"), "full_av")).sort_by("sample_id")

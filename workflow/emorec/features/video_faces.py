@@ -57,7 +57,8 @@ class FaceDetector:
 
         self.cv2 = cv2
         self.p = params
-        self.cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE))
+        cascades = cv2.data.haarcascades  # type: ignore[attr-defined]  # cv2.data has no stubs
+        self.cascade = cv2.CascadeClassifier(str(Path(cascades) / CASCADE))
         if self.cascade.empty():
             raise RuntimeError(f"OpenCV could not load its {CASCADE}")
 
@@ -66,9 +67,15 @@ class FaceDetector:
         cv2, p = self.cv2, self.p
         height, width = gray.shape
         scale = min(1.0, p.detect_side / max(height, width))
-        small = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        small = (
+            cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else gray
+        )
         side = max(int(p.min_face * min(small.shape)), 20)
-        boxes, _, weights = self.cascade.detectMultiScale3(small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side), outputRejectLevels=True)
+        boxes, _, weights = self.cascade.detectMultiScale3(
+            small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side), outputRejectLevels=True
+        )
         if len(boxes) == 0:
             return None
         best = int(np.argmax([w * h for _, _, w, h in boxes]))
@@ -89,7 +96,9 @@ class FaceDetector:
         return cv2.resize(patch, (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA)
 
 
-def clip_faces(data: bytes, detector: FaceDetector, *, every: int) -> tuple[list[tuple[int, float, Face]], int]:
+def clip_faces(
+    data: bytes, detector: FaceDetector, *, every: int
+) -> tuple[list[tuple[int, float, Face]], int]:
     """Faces of one clip's sampled frames, and how many frames were sampled."""
     found, sampled = [], 0
     for index, seconds, gray in sample_frames(data, every=every):
@@ -100,7 +109,14 @@ def clip_faces(data: bytes, detector: FaceDetector, *, every: int) -> tuple[list
     return found, sampled
 
 
-def extract_video_faces(*, manifest_path: str | Path, output_path: str | Path, summary_path: str | Path, params: VideoFaceParams, max_compression_ratio: float = 100.0) -> dict[str, Any]:
+def extract_video_faces(
+    *,
+    manifest_path: str | Path,
+    output_path: str | Path,
+    summary_path: str | Path,
+    params: VideoFaceParams,
+    max_compression_ratio: float = 100.0,
+) -> dict[str, Any]:
     """Detect and crop the faces of every manifest clip into a :data:`VIDEO_FACES` table.
 
     The summary counts sampled frames, frames with a face and clips without any face; a clip
@@ -127,17 +143,39 @@ def extract_video_faces(*, manifest_path: str | Path, output_path: str | Path, s
                 per_clip[clip["sample_id"]] = {"sampled": sampled, "faces": len(found)}
                 for index, seconds, face in found:
                     x, y, w, h = face.box
-                    rows.append({
-                        **{c: clip[c] for c in ("corpus", "label", "label_id", "original_label", "split", "speaker")},
-                        "sample_id": f"{clip['sample_id']}_f{index:04d}", "clip_id": clip["sample_id"], "frame": index,
-                        "time_s": seconds, "box_x": x, "box_y": y, "box_w": w, "box_h": h, "score": face.score,
-                    })
+                    rows.append(
+                        {
+                            **{
+                                c: clip[c]
+                                for c in ("corpus", "label", "label_id", "original_label", "split", "speaker")
+                            },
+                            "sample_id": f"{clip['sample_id']}_f{index:04d}",
+                            "clip_id": clip["sample_id"],
+                            "frame": index,
+                            "time_s": seconds,
+                            "box_x": x,
+                            "box_y": y,
+                            "box_w": w,
+                            "box_h": h,
+                            "score": face.score,
+                        }
+                    )
                     crops.append(face.pixels.ravel())
-                log.info("%s: %d of %d sampled frames with a face (%.1f s so far)", clip["sample_id"], len(found), sampled, time.perf_counter() - started)
+                log.info(
+                    "%s: %d of %d sampled frames with a face (%.1f s so far)",
+                    clip["sample_id"],
+                    len(found),
+                    sampled,
+                    time.perf_counter() - started,
+                )
     images = np.stack(crops) if crops else np.zeros((0, FACE_SIDE * FACE_SIDE), dtype=np.uint8)
     if params.equalize and len(images):
         images = equalize(images)
-    table = pa.Table.from_pylist(rows, schema=VIDEO_FACES.remove(VIDEO_FACES.get_field_index("pixels"))) if rows else VIDEO_FACES.empty_table().drop_columns(["pixels"])
+    table = (
+        pa.Table.from_pylist(rows, schema=VIDEO_FACES.remove(VIDEO_FACES.get_field_index("pixels")))
+        if rows
+        else VIDEO_FACES.empty_table().drop_columns(["pixels"])
+    )
     write_table(table.append_column("pixels", pixels_array(images)), output_path, VIDEO_FACES)
     faceless = sorted(c for c, n in per_clip.items() if n["faces"] == 0)
     summary = {
@@ -152,5 +190,11 @@ def extract_video_faces(*, manifest_path: str | Path, output_path: str | Path, s
         "per_clip": per_clip,
     }
     write_json(summary_path, summary)
-    log.info("%d clips: %d of %d sampled frames with a face; %d clips without a face", len(manifest), len(rows), sampled_total, len(faceless))
+    log.info(
+        "%d clips: %d of %d sampled frames with a face; %d clips without a face",
+        len(manifest),
+        len(rows),
+        sampled_total,
+        len(faceless),
+    )
     return summary

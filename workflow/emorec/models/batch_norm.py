@@ -73,14 +73,26 @@ def use_portable_training_kernel() -> None:
     keras_call = getattr(layer_class.call, "keras_call", layer_class.call)
 
     def call(self: Any, inputs: Any, training: Any = None, mask: Any = None) -> Any:
-        plain = self.scale and self.center and not self.renorm and mask is None and self._reduction_axes == list(range(len(inputs.shape) - 1))
+        plain = (
+            self.scale
+            and self.center
+            and not self.renorm
+            and mask is None
+            and self._reduction_axes == list(range(len(inputs.shape) - 1))
+        )
         if not (training and self.trainable and plain):
             return keras_call(self, inputs, training=training, mask=mask)
         x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-        y, mean, variance = training_batch_norm(x, ops.cast(self.gamma, x.dtype), ops.cast(self.beta, x.dtype), epsilon=self.epsilon)
+        y, mean, variance = training_batch_norm(
+            x, ops.cast(self.gamma, x.dtype), ops.cast(self.beta, x.dtype), epsilon=self.epsilon
+        )
         # the moving averages exactly as Keras updates them
-        self.moving_mean.assign(ops.cast(self.moving_mean, x.dtype) * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(ops.cast(self.moving_variance, x.dtype) * self.momentum + variance * (1.0 - self.momentum))
+        self.moving_mean.assign(
+            ops.cast(self.moving_mean, x.dtype) * self.momentum + mean * (1.0 - self.momentum)
+        )
+        self.moving_variance.assign(
+            ops.cast(self.moving_variance, x.dtype) * self.momentum + variance * (1.0 - self.momentum)
+        )
         return ops.cast(y, self.compute_dtype)
 
     call.keras_call = keras_call  # type: ignore[attr-defined]
@@ -111,7 +123,7 @@ def recalibrate(network: Any, x: np.ndarray, *, batch_size: int = 512) -> int:
         squares = np.zeros_like(total)
         count = 0
         for start in range(0, len(x), batch_size):
-            values = np.asarray(feed.predict_on_batch(x[start:start + batch_size]))
+            values = np.asarray(feed.predict_on_batch(x[start : start + batch_size]))
             values = values.reshape(-1, values.shape[-1])
             total += values.sum(axis=0, dtype=np.float64)
             squares += np.square(values).sum(axis=0, dtype=np.float64)

@@ -24,7 +24,9 @@ GUARD_SYMBOL = b"_ZGVZN5Eigen8internal20manage_caching_sizesENS_6ActionEPlS2_S2_
 #: What portable mode pins: a common x86-64 core (32 KiB L1 data, 512 KiB L2, 16 MiB L3).
 PORTABLE_SIZES = (32 * 1024, 512 * 1024, 16 * 1024 * 1024)
 
-_SYMBOL = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")])
+_SYMBOL = np.dtype(
+    [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")]
+)
 
 
 def symbols(path: Path, names: list[bytes]) -> dict[bytes, tuple[int, int]]:
@@ -43,10 +45,12 @@ def symbols(path: Path, names: list[bytes]) -> dict[bytes, tuple[int, int]]:
             if kind != 2 or entsize != _SYMBOL.itemsize:  # SHT_SYMTAB
                 continue
             str_offset, str_size = sections[link][4], sections[link][5]
-            table = np.frombuffer(elf, dtype=_SYMBOL, count=size // entsize, offset=offset).copy()  # no view left on the map
+            table = np.frombuffer(
+                elf, dtype=_SYMBOL, count=size // entsize, offset=offset
+            ).copy()  # no view left on the map
             for name in names:
                 at = elf.find(name + b"\0", str_offset, str_offset + str_size)
-                hits = np.flatnonzero(table["name"] == at - str_offset) if at >= 0 else []
+                hits = np.flatnonzero(table["name"] == at - str_offset) if at >= 0 else np.empty(0, np.int64)
                 if len(hits):
                     found[name] = (int(table["value"][hits[0]]) - first_vaddr, int(table["size"][hits[0]]))
         return found
@@ -77,7 +81,9 @@ def _struct() -> tuple[ctypes.Array, ctypes.c_uint8] | None:
     found = symbols(path, [SIZES_SYMBOL, GUARD_SYMBOL])
     if found.get(SIZES_SYMBOL, (0, 0))[1] != 24 or found.get(GUARD_SYMBOL, (0, 0))[1] != 8:
         return None
-    return (ctypes.c_int64 * 3).from_address(base + found[SIZES_SYMBOL][0]), ctypes.c_uint8.from_address(base + found[GUARD_SYMBOL][0])
+    return (ctypes.c_int64 * 3).from_address(base + found[SIZES_SYMBOL][0]), ctypes.c_uint8.from_address(
+        base + found[GUARD_SYMBOL][0]
+    )
 
 
 def pin(sizes: tuple[int, int, int] = PORTABLE_SIZES) -> bool:

@@ -70,14 +70,21 @@ def cpu_independent(threads: int = 1) -> None:
 
     log = logging.getLogger("emorec")
     if not eigen_caches.pin():
-        log.warning("could not pin Eigen's cache sizes in this TensorFlow build: one thread per op, so results stay the same on every CPU")
+        log.warning(
+            "could not pin Eigen's cache sizes in this TensorFlow build: one thread per op, so results stay the same on every CPU"
+        )
         threads = 1
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError:  # TF already initialised with another count
-        log.warning("TensorFlow already runs %d threads per op, not %d: results depend on that count",
-                    tf.config.threading.get_intra_op_parallelism_threads(), threads)
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False, "constant_folding": False})
+        log.warning(
+            "TensorFlow already runs %d threads per op, not %d: results depend on that count",
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            threads,
+        )
+    tf.config.optimizer.set_experimental_options(
+        {"arithmetic_optimization": False, "constant_folding": False}
+    )
     exact_rounding()
 
 
@@ -97,7 +104,15 @@ def exact_rounding() -> None:
 
     from emorec.models import batch_norm
 
-    def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None, scale: Any = None, epsilon: float = 1e-3) -> Any:
+    def batch_normalization(
+        x: Any,
+        mean: Any,
+        variance: Any,
+        axis: int,
+        offset: Any = None,
+        scale: Any = None,
+        epsilon: float = 1e-3,
+    ) -> Any:
         if axis != -1:  # per-channel vectors shaped to broadcast along ``axis``, as Keras does
             shape = [1] * len(x.shape)
             shape[axis] = mean.shape[0]
@@ -107,7 +122,9 @@ def exact_rounding() -> None:
         inv = 1.0 / tf.sqrt(variance + epsilon)
         if scale is not None:
             inv *= scale
-        return x * tf.cast(inv, x.dtype) + tf.cast(offset - mean * inv if offset is not None else -mean * inv, x.dtype)
+        return x * tf.cast(inv, x.dtype) + tf.cast(
+            offset - mean * inv if offset is not None else -mean * inv, x.dtype
+        )
 
     def softmax(x: Any, axis: int | None = -1) -> Any:
         exp = tf.exp(x - tf.reduce_max(x, axis=axis, keepdims=True))
@@ -133,7 +150,15 @@ def _conv_block(x: Any, filters: int) -> Any:
     return layers.MaxPooling2D(2)(_conv_bn_relu(x, filters))
 
 
-def build_cnn_lstm(*, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], lstm_units: int, dropout: float, train_x: np.ndarray) -> Any:
+def build_cnn_lstm(
+    *,
+    input_shape: Sequence[int],
+    n_classes: int,
+    filters: Sequence[int],
+    lstm_units: int,
+    dropout: float,
+    train_x: np.ndarray,
+) -> Any:
     """Conv blocks over ``(n_mels, frames, 1)`` log-mel arrays, then an LSTM over time.
 
     Each block halves both axes; the remaining mel bands x channels form the LSTM's
@@ -185,7 +210,12 @@ def shift(x: Any, *, rows: int, cols: int, name: str = "shift") -> Any:
     for axis, by in ((1, rows), (2, cols)):
         if by:
             n = int(x.shape[axis])
-            x = _remap(x, axis=axis, index=np.clip(np.arange(n) - by, 0, n - 1), name=f"{name}_{'rc'[axis - 1]}{'m' if by < 0 else 'p'}{abs(by)}")
+            x = _remap(
+                x,
+                axis=axis,
+                index=np.clip(np.arange(n) - by, 0, n - 1),
+                name=f"{name}_{'rc'[axis - 1]}{'m' if by < 0 else 'p'}{abs(by)}",
+            )
     return x
 
 
@@ -204,7 +234,9 @@ def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
     if augment.get("flip", False):
         x = layers.RandomFlip("horizontal", seed=seed)(x)
     if augment.get("shift", 0):
-        x = layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="nearest", seed=seed + 1)(x)
+        x = layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="nearest", seed=seed + 1)(
+            x
+        )
     if augment.get("rotation_deg", 0):
         x = layers.RandomRotation(augment["rotation_deg"] / 360.0, fill_mode="nearest", seed=seed + 2)(x)
     if augment.get("zoom", 0):
@@ -213,8 +245,16 @@ def augmentation(x: Any, *, augment: Mapping[str, Any], seed: int) -> Any:
 
 
 def build_face_cnn(
-    *, input_shape: Sequence[int], n_classes: int, filters: Sequence[int], dense_units: int, dropout: float,
-    convs_per_block: int | Sequence[int] = 1, augment: Mapping[str, Any] | None = None, crop_px: int = 0, seed: int = 0,
+    *,
+    input_shape: Sequence[int],
+    n_classes: int,
+    filters: Sequence[int],
+    dense_units: int,
+    dropout: float,
+    convs_per_block: int | Sequence[int] = 1,
+    augment: Mapping[str, Any] | None = None,
+    crop_px: int = 0,
+    seed: int = 0,
 ) -> Any:
     """VGG-style blocks (``convs_per_block`` 3x3 convolutions, then max-pooling) from full
     resolution, global average pooling, a dense layer; pixels 0..255 in.
@@ -257,12 +297,16 @@ def recropped(network: Any, *, crop_px: int, hp: Mapping[str, Any], seed: int = 
     takes any size): how a net trained on random crops does on more of the face
     (``benchmarks/face_tta.py --crop``)."""
     like = np.zeros((1, *network.input_shape[1:]), dtype=np.uint8)  # only its shape is read
-    twin = build_net("cnn", train_x=like, n_classes=int(network.output_shape[-1]), hp={**hp, "crop_px": crop_px}, seed=seed)
+    twin = build_net(
+        "cnn", train_x=like, n_classes=int(network.output_shape[-1]), hp={**hp, "crop_px": crop_px}, seed=seed
+    )
     twin.set_weights(network.get_weights())
     return twin
 
 
-def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int | Sequence[int] = 0, diagonal: bool = False) -> Any:
+def with_test_time_averaging(
+    model: Any, *, flip: bool = True, shift_px: int | Sequence[int] = 0, diagonal: bool = False
+) -> Any:
     """``model``'s probabilities averaged over views of each image (test-time averaging): the
     image itself, moved by each of :func:`view_moves`, and the mirror of each of these when
     ``flip``. The weights are shared, so the result is the same network served as one model;
@@ -271,7 +315,10 @@ def with_test_time_averaging(model: Any, *, flip: bool = True, shift_px: int | S
     from keras import layers
 
     inputs = keras.Input(shape=model.input_shape[1:], name="pixels", dtype=model.inputs[0].dtype)
-    views = [shift(inputs, rows=r, cols=c, name=f"shift_{k}") for k, (r, c) in enumerate(view_moves(shift_px, diagonal=diagonal))]
+    views = [
+        shift(inputs, rows=r, cols=c, name=f"shift_{k}")
+        for k, (r, c) in enumerate(view_moves(shift_px, diagonal=diagonal))
+    ]
     if flip:
         views += [mirror(v, name=f"mirror_{k}") for k, v in enumerate(views)]
     if len(views) == 1:
@@ -298,11 +345,25 @@ def average(models: Sequence[Any]) -> Any:
 def build_net(net: str, *, train_x: np.ndarray, n_classes: int, hp: Mapping[str, Any], seed: int = 0) -> Any:
     """The untrained network ``net`` (one of :data:`NETS`) for inputs shaped like ``train_x``."""
     if net == "cnn_lstm":
-        return build_cnn_lstm(input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], lstm_units=hp["lstm_units"], dropout=hp["dropout"], train_x=train_x)
+        return build_cnn_lstm(
+            input_shape=train_x.shape[1:],
+            n_classes=n_classes,
+            filters=hp["filters"],
+            lstm_units=hp["lstm_units"],
+            dropout=hp["dropout"],
+            train_x=train_x,
+        )
     if net == "cnn":
         return build_face_cnn(
-            input_shape=train_x.shape[1:], n_classes=n_classes, filters=hp["filters"], dense_units=hp["dense_units"], dropout=hp["dropout"],
-            convs_per_block=hp.get("convs_per_block", 1), augment=hp.get("augment"), crop_px=hp.get("crop_px", 0), seed=seed,
+            input_shape=train_x.shape[1:],
+            n_classes=n_classes,
+            filters=hp["filters"],
+            dense_units=hp["dense_units"],
+            dropout=hp["dropout"],
+            convs_per_block=hp.get("convs_per_block", 1),
+            augment=hp.get("augment"),
+            crop_px=hp.get("crop_px", 0),
+            seed=seed,
         )
     raise ValueError(f"unknown network {net!r}; expected one of {', '.join(NETS)}")
 
@@ -328,13 +389,21 @@ def optimizer(name: str, *, learning_rate: Any, weight_decay: float) -> Any:
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        return keras.optimizers.SGD(
+            learning_rate=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay
+        )
     raise ValueError(f"unknown optimizer {name!r}; expected adamw or sgd")
 
 
 def fit(
-    model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], hp: Mapping[str, Any],
-    seed: int = 0, checkpoint: str | Path | None = None, log: Any = None,
+    model: Any,
+    *,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    hp: Mapping[str, Any],
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    log: Any = None,
 ) -> dict[str, Any]:
     """AdamW or SGD (:func:`optimizer`) + cross-entropy (optionally label-smoothed, class-weighted, on a cosine learning
     rate) with early stopping on validation loss (best weights kept).
@@ -358,28 +427,51 @@ def fit(
     if hp.get("schedule", "constant") == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(hp["learning_rate"], decay_steps=steps, alpha=0.01)
     model.compile(
-        optimizer=optimizer(hp.get("optimizer", "adamw"), learning_rate=rate, weight_decay=hp.get("weight_decay", 0.0)),
+        optimizer=optimizer(
+            hp.get("optimizer", "adamw"), learning_rate=rate, weight_decay=hp.get("weight_decay", 0.0)
+        ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.get("label_smoothing", 0.0)),
         metrics=["accuracy"],
     )
     model.optimizer.build(model.trainable_variables)  # its slots exist now, so a checkpoint can fill them
     onehot = np.eye(n_classes, dtype=np.float32)
     y_train = onehot[train[1]]
-    sample_weight = class_weights(train[1], n_classes, mode=hp.get("class_weight", "none"))[train[1]].astype(np.float32)
+    sample_weight = class_weights(train[1], n_classes, mode=hp.get("class_weight", "none"))[train[1]].astype(
+        np.float32
+    )
     fingerprint = training_fingerprint(model, train=train, val=val, hp=hp, seed=seed) if checkpoint else ""
     state = _resumed(model, checkpoint, fingerprint, log) if checkpoint else None
-    state = state or {"fingerprint": fingerprint, "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
-                      "epoch_seconds": [], "best_epoch": -1, "wait": 0, "stopped": False, "best": None}
+    state = state or {
+        "fingerprint": fingerprint,
+        "loss": [],
+        "accuracy": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "epoch_seconds": [],
+        "best_epoch": -1,
+        "wait": 0,
+        "stopped": False,
+        "best": None,
+    }
     for epoch in range(len(state["val_loss"]), hp["max_epochs"]):
         if state["stopped"]:
             break
         order = np.random.default_rng([seed, epoch]).permutation(len(train[0]))
         began = time.perf_counter()
-        logs = {k: float(v[-1]) for k, v in model.fit(
-            train[0][order], y_train[order], sample_weight=sample_weight[order],
-            validation_data=(val[0], onehot[val[1]]), batch_size=hp["batch_size"],
-            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
-        ).history.items()}
+        logs = {
+            k: float(v[-1])
+            for k, v in model.fit(
+                train[0][order],
+                y_train[order],
+                sample_weight=sample_weight[order],
+                validation_data=(val[0], onehot[val[1]]),
+                batch_size=hp["batch_size"],
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                shuffle=False,
+                verbose=0,
+            ).history.items()
+        }
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             state[key].append(logs[key])
         state["epoch_seconds"].append(round(time.perf_counter() - began, 1))
@@ -389,8 +481,16 @@ def fit(
             state["best"], state["best_epoch"], state["wait"] = model.get_weights(), epoch, 0
         state["stopped"] = state["wait"] >= hp["patience"] and epoch > 0
         if log is not None:
-            log.info("epoch %d/%d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f (%.0f s)", epoch + 1, hp["max_epochs"],
-                     logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"], state["epoch_seconds"][-1])
+            log.info(
+                "epoch %d/%d: loss %.4f acc %.3f | val_loss %.4f val_acc %.3f (%.0f s)",
+                epoch + 1,
+                hp["max_epochs"],
+                logs["loss"],
+                logs["accuracy"],
+                logs["val_loss"],
+                logs["val_accuracy"],
+                state["epoch_seconds"][-1],
+            )
         if checkpoint:
             _save_checkpoint(model, checkpoint, state)
     model.set_weights(state["best"])
@@ -401,8 +501,14 @@ def fit(
     }
 
 
-def training_fingerprint(model: Any, *, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-                         hp: Mapping[str, Any], seed: int) -> str:
+def training_fingerprint(
+    model: Any,
+    *,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    hp: Mapping[str, Any],
+    seed: int,
+) -> str:
     """A digest of everything a training run's result depends on: the network's layers and
     variable shapes, the data, ``hp``, the seed, this module's code and the library versions."""
     import hashlib
@@ -412,11 +518,19 @@ def training_fingerprint(model: Any, *, train: tuple[np.ndarray, np.ndarray], va
     import tensorflow as tf
 
     digest = hashlib.sha256()
-    digest.update(json.dumps({
-        "layers": [type(layer).__name__ for layer in model.layers],
-        "shapes": [list(v.shape) for v in model.variables],
-        "hp": hp, "seed": seed, "versions": [tf.__version__, keras.__version__],
-    }, sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps(
+            {
+                "layers": [type(layer).__name__ for layer in model.layers],
+                "shapes": [list(v.shape) for v in model.variables],
+                "hp": hp,
+                "seed": seed,
+                "versions": [tf.__version__, keras.__version__],
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     digest.update(Path(__file__).read_bytes())
     for array in (*train, *val):
         digest.update(str((array.shape, array.dtype)).encode())
@@ -460,5 +574,10 @@ def _resumed(model: Any, path: str | Path, fingerprint: str, log: Any) -> dict[s
                 variable.assign(saved[f"{prefix}_{i}"])
         state["best"] = [saved[f"best_{i}"] for i in range(len(model.get_weights()))]
     if log is not None:
-        log.info("resuming from %s: %d epochs done, the best so far epoch %d", path, len(state["val_loss"]), state["best_epoch"] + 1)
+        log.info(
+            "resuming from %s: %d epochs done, the best so far epoch %d",
+            path,
+            len(state["val_loss"]),
+            state["best_epoch"] + 1,
+        )
     return state

@@ -18,7 +18,12 @@ from sklearn.svm import SVC
 
 KINDS = ("svm", "random_forest", "gradient_boosting", "mlp")
 #: Where each kind's hyper-parameters live inside the pipeline.
-_PARAM_PREFIX = {"svm": "model__estimator__", "random_forest": "model__", "gradient_boosting": "model__", "mlp": "model__"}
+_PARAM_PREFIX = {
+    "svm": "model__estimator__",
+    "random_forest": "model__",
+    "gradient_boosting": "model__",
+    "mlp": "model__",
+}
 
 
 def build_pipeline(kind: str, *, seed: int) -> Pipeline:
@@ -46,6 +51,7 @@ def tune(
     folds: int,
     seed: int,
     n_jobs: int = 1,
+    estimate: bool = True,
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Grid-search ``grid`` (keys are the model's parameter names) by speaker-grouped CV,
     scored by macro-F1, then refit on all of ``X``.
@@ -54,14 +60,22 @@ def tune(
     When a fold's training speakers hold a single class (labels that are a speaker's own, such
     as sex, with few speakers), no fold can score the grid: the first grid point is fitted on
     all of ``X`` and ``cv_macro_f1`` is ``None``, so the card says the search did not run.
+    Without ``estimate``, a grid of one point is fitted once the same way: its CV would only
+    estimate a score that the caller measures itself (an outer cross-validation fold), and it
+    costs ``folds`` more fits. The fitted model is the one the search would refit.
     """
     n_groups = len(set(groups))
     if n_groups < 2:
         raise ValueError(f"speaker-grouped CV needs at least 2 speakers, got {n_groups}")
     splitter = GroupKFold(n_splits=min(folds, n_groups))
-    if any(len(np.unique(y[train])) < 2 for train, _ in splitter.split(X, y, groups=list(groups))):
-        first = {k: list(v)[0] for k, v in grid.items()}
-        pipeline = build_pipeline(kind, seed=seed).set_params(**{f"{_PARAM_PREFIX[kind]}{k}": v for k, v in first.items()})
+    one_point = all(len(list(v)) == 1 for v in grid.values())
+    if (one_point and not estimate) or any(
+        len(np.unique(y[train])) < 2 for train, _ in splitter.split(X, y, groups=list(groups))
+    ):
+        first = {k: next(iter(v)) for k, v in grid.items()}
+        pipeline = build_pipeline(kind, seed=seed).set_params(
+            **{f"{_PARAM_PREFIX[kind]}{k}": v for k, v in first.items()}
+        )
         return pipeline.fit(X, y), {"best_params": first, "cv_macro_f1": None, "cv_results": []}
     search = GridSearchCV(
         build_pipeline(kind, seed=seed),
@@ -75,7 +89,19 @@ def tune(
     prefix = _PARAM_PREFIX[kind]
     best = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
     results = [
-        {"params": {k.removeprefix(prefix): v for k, v in p.items()}, "mean_macro_f1": float(m), "std_macro_f1": float(s)}
-        for p, m, s in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"], search.cv_results_["std_test_score"])
+        {
+            "params": {k.removeprefix(prefix): v for k, v in p.items()},
+            "mean_macro_f1": float(m),
+            "std_macro_f1": float(s),
+        }
+        for p, m, s in zip(
+            search.cv_results_["params"],
+            search.cv_results_["mean_test_score"],
+            search.cv_results_["std_test_score"],
+        )
     ]
-    return search.best_estimator_, {"best_params": best, "cv_macro_f1": float(search.best_score_), "cv_results": results}
+    return search.best_estimator_, {
+        "best_params": best,
+        "cv_macro_f1": float(search.best_score_),
+        "cv_results": results,
+    }

@@ -47,7 +47,9 @@ class TrainedModel:
         input, a tenth of the work with ten crops. Any other model is returned as it is."""
         if self.framework != "keras" or not self.estimator.name.endswith("_tta"):
             return self
-        return TrainedModel("keras", self.estimator.get_layer(self.estimator.name.removesuffix("_tta")), self.card)
+        return TrainedModel(
+            "keras", self.estimator.get_layer(self.estimator.name.removesuffix("_tta")), self.card
+        )
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities [shape=(n, len(classes))] for model inputs ``x``."""

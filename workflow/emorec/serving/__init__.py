@@ -9,4 +9,4 @@ wraps one as an MLflow model, :mod:`.app` is the upload page and ``/predict`` en
 # openSMILE's extractor must be loaded before TensorFlow: loaded after it, its first
 # ``process_signal`` aborts the process ("malloc(): invalid size"). Serving is the one place
 # that runs eGeMAPS and Keras in one process, and every serving module imports this package.
-import opensmile  # noqa: E402,F401  (import order, see above)
+import opensmile  # noqa: F401  (import order, see above)

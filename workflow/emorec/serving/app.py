@@ -109,8 +109,14 @@ async def _body(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, workers: int = 1, queue: int = 4,
-               timeout_s: float = 60.0) -> Starlette:
+def create_app(
+    predictor: Predictor,
+    *,
+    max_bytes: int = 25 * 1024 * 1024,
+    workers: int = 1,
+    queue: int = 4,
+    timeout_s: float = 60.0,
+) -> Starlette:
     """The Starlette app serving ``predictor`` (see the module docstring for the limits)."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emorec-predict")
     checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emorec-check")
@@ -119,7 +125,11 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
 
     def refuse(status: int, message: str, name: str | None = None, **headers: str) -> JSONResponse:
         log.info("%s: %d %s", name or "request", status, message)
-        return JSONResponse({**({"input": name} if name else {}), "error": message}, status_code=status, headers=headers or None)
+        return JSONResponse(
+            {**({"input": name} if name else {}), "error": message},
+            status_code=status,
+            headers=headers or None,
+        )
 
     def release(*_: Any) -> None:
         slots["taken"] -= 1
@@ -128,7 +138,7 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
         """What ``future`` returns, or the refusal its error or the time limit calls for."""
         try:
             return await asyncio.wait_for(future, timeout=timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return refuse(504, f"no answer within {timeout_s:g} s", name)
         except OverLimit as exc:
             return refuse(422, str(exc), name)
@@ -146,9 +156,15 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
         # refused before the body is read: the connection closes, so a client does not send its
         # next request into the unread rest of this one
         if declared > max_bytes:
-            return refuse(413, f"upload of {declared} bytes is over the {max_bytes}-byte limit", Connection="close")
+            return refuse(
+                413, f"upload of {declared} bytes is over the {max_bytes}-byte limit", Connection="close"
+            )
         if slots["taken"] >= capacity:
-            return refuse(503, f"busy: {workers} predictions running and {queue} waiting", **{"Retry-After": "5", "Connection": "close"})
+            return refuse(
+                503,
+                f"busy: {workers} predictions running and {queue} waiting",
+                **{"Retry-After": "5", "Connection": "close"},
+            )
         slots["taken"] += 1
         submitted = False
         try:
@@ -156,7 +172,7 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
                 body = await asyncio.wait_for(_body(request, max_bytes), timeout=timeout_s)
             except _TooLarge:
                 return refuse(413, f"upload is over the {max_bytes}-byte limit")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return refuse(408, f"the upload did not arrive within {timeout_s:g} s")
             name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
             loop = asyncio.get_running_loop()
@@ -172,4 +188,6 @@ def create_app(predictor: Predictor, *, max_bytes: int = 25 * 1024 * 1024, worke
             if not submitted:
                 release()
 
-    return Starlette(routes=[Route("/", page), Route("/health", health), Route("/predict", predict, methods=["POST"])])
+    return Starlette(
+        routes=[Route("/", page), Route("/health", health), Route("/predict", predict, methods=["POST"])]
+    )

@@ -47,8 +47,12 @@ class Limits:
     @classmethod
     def of(cls, serving: dict) -> "Limits":
         """The limits in params' ``serving`` section."""
-        return cls(audio_s=float(serving["max_audio_s"]), image_pixels=int(serving["max_image_pixels"]),
-                   video_s=float(serving["max_video_s"]), video_frames=int(serving["max_video_frames"]))
+        return cls(
+            audio_s=float(serving["max_audio_s"]),
+            image_pixels=int(serving["max_image_pixels"]),
+            video_s=float(serving["max_video_s"]),
+            video_frames=int(serving["max_video_frames"]),
+        )
 
 
 def check_audio(data: bytes, limits: Limits) -> None:
@@ -59,7 +63,9 @@ def check_audio(data: bytes, limits: Limits) -> None:
     except RuntimeError:
         return
     if seconds > limits.audio_s:
-        raise OverLimit(f"{seconds:.0f} s of audio, over the {limits.audio_s:g}-second limit (serving.max_audio_s)")
+        raise OverLimit(
+            f"{seconds:.0f} s of audio, over the {limits.audio_s:g}-second limit (serving.max_audio_s)"
+        )
 
 
 def check_image(data: bytes, limits: Limits) -> None:
@@ -75,7 +81,9 @@ def check_image(data: bytes, limits: Limits) -> None:
     except Exception as exc:  # Pillow raises many types for broken headers (SyntaxError for a bad CRC)
         raise MediaError(f"unreadable image ({exc or type(exc).__name__})") from exc
     if width * height > limits.image_pixels:
-        raise OverLimit(f"a {width} x {height} image, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)")
+        raise OverLimit(
+            f"a {width} x {height} image, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)"
+        )
 
 
 def check_video(data: bytes, limits: Limits) -> None:
@@ -86,11 +94,17 @@ def check_video(data: bytes, limits: Limits) -> None:
     except RuntimeError as exc:
         raise MediaError(str(exc)) from exc
     if info.duration_s > limits.video_s:
-        raise OverLimit(f"a {info.duration_s:.0f}-second video, over the {limits.video_s:g}-second limit (serving.max_video_s)")
+        raise OverLimit(
+            f"a {info.duration_s:.0f}-second video, over the {limits.video_s:g}-second limit (serving.max_video_s)"
+        )
     if info.frames > limits.video_frames:
-        raise OverLimit(f"a video of {info.frames} frames, over the {limits.video_frames}-frame limit (serving.max_video_frames)")
+        raise OverLimit(
+            f"a video of {info.frames} frames, over the {limits.video_frames}-frame limit (serving.max_video_frames)"
+        )
     if info.width * info.height > limits.image_pixels:
-        raise OverLimit(f"{info.width} x {info.height} video frames, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)")
+        raise OverLimit(
+            f"{info.width} x {info.height} video frames, over the {limits.image_pixels:,}-pixel limit (serving.max_image_pixels)"
+        )
 
 
 def _looks_like_text(data: bytes) -> bool:

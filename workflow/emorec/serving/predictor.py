@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from emorec.audio_io import TooLong
@@ -32,10 +33,18 @@ from emorec.datasets import model_input, speaker_baseline, split_rows
 from emorec.features.audio import AudioFeatureParams, audio_feature_table
 from emorec.features.faces import equalize
 from emorec.features.video_faces import FaceDetector, VideoFaceParams
-from emorec.fusion import fuse, to_common_space
+from emorec.fusion import fuse, pool, to_common_space
 from emorec.models.store import TrainedModel, load_model
-from emorec.serving.media import Limits, MediaError, OverLimit, check, check_video, read_audio, read_gray_image, sniff
-from emorec.stages.av import pool_frames
+from emorec.serving.media import (
+    Limits,
+    MediaError,
+    OverLimit,
+    check,
+    check_video,
+    read_audio,
+    read_gray_image,
+    sniff,
+)
 from emorec.tables import FACE_PIXELS
 from emorec.video_io import decode_audio_track, sample_frames
 
@@ -66,7 +75,9 @@ def audio_baseline(model: TrainedModel, features: pa.Table) -> dict[str, Any] | 
         return None
     train = split_rows(features, "train")
     raw = np.asarray(model_input(train, model.input, **{**options, "speaker_norm": False}), dtype=np.float64)
-    mean, std = speaker_baseline(raw, train.column("speaker").to_pylist(), axis=(0, 2) if model.input == "logmel" else (0,))
+    mean, std = speaker_baseline(
+        raw, train.column("speaker").to_pylist(), axis=(0, 2) if model.input == "logmel" else (0,)
+    )
     return {"mean": mean.tolist(), "std": std.tolist()}
 
 
@@ -81,7 +92,13 @@ def _answer(classes: Sequence[str], proba: np.ndarray) -> dict[str, Any]:
 class Predictor:
     """Emotion (and, for a voice, speaker sex) of raw audio, image and video files."""
 
-    def __init__(self, models: Mapping[str, TrainedModel], recipe: Recipe, sources: Mapping[str, str], limits: Limits = Limits()) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, TrainedModel],
+        recipe: Recipe,
+        sources: Mapping[str, str],
+        limits: Limits = Limits(),
+    ) -> None:
         unknown = sorted(set(models) - set(ROLES))
         if unknown:
             raise ValueError(f"unknown model roles {unknown}; expected some of {', '.join(ROLES)}")
@@ -90,7 +107,9 @@ class Predictor:
         self.sources = dict(sources)
         self.limits = limits
         self.audio_params = AudioFeatureParams(**{**recipe.audio_features, "shards": 1})
-        face_params = {k: v for k, v in recipe.video_faces.items() if k in VideoFaceParams.__dataclass_fields__}
+        face_params = {
+            k: v for k, v in recipe.video_faces.items() if k in VideoFaceParams.__dataclass_fields__
+        }
         self.face_params = VideoFaceParams(**face_params)
         # Several requests may run at once (emorec serve's workers): decoding and face search run
         # side by side, each thread with its own detector; the models and the eGeMAPS extractor
@@ -105,7 +124,9 @@ class Predictor:
         directory.mkdir(parents=True, exist_ok=True)
         for role in self.models:
             shutil.copytree(self.sources_dir[role], directory / role, dirs_exist_ok=True)
-        (directory / "bundle.json").write_text(json.dumps({"recipe": asdict(self.recipe), "sources": self.sources}, indent=1))
+        (directory / "bundle.json").write_text(
+            json.dumps({"recipe": asdict(self.recipe), "sources": self.sources}, indent=1)
+        )
         return directory
 
     @property
@@ -133,10 +154,17 @@ class Predictor:
 
     def _audio_rows(self, clips: Sequence[np.ndarray], speaker: str) -> pa.Table:
         n = len(clips)
-        rows = pa.table({
-            "corpus": ["upload"] * n, "sample_id": [f"upload-{i:05d}" for i in range(n)], "label": ["neutral"] * n,
-            "label_id": pa.array([0] * n, pa.int8()), "original_label": [""] * n, "split": ["test"] * n, "speaker": [speaker] * n,
-        })
+        rows = pa.table(
+            {
+                "corpus": ["upload"] * n,
+                "sample_id": [f"upload-{i:05d}" for i in range(n)],
+                "label": ["neutral"] * n,
+                "label_id": pa.array([0] * n, pa.int8()),
+                "original_label": [""] * n,
+                "split": ["test"] * n,
+                "speaker": [speaker] * n,
+            }
+        )
         return audio_feature_table(rows, clips, self.audio_params)
 
     def _audio_input(self, model: TrainedModel, table: pa.Table, *, same_speaker: bool) -> Any:
@@ -144,12 +172,14 @@ class Predictor:
         if not options.get("speaker_norm") or same_speaker:
             return model_input(table, model.input, **options)
         if self.recipe.audio_baseline is None:
-            raise ValueError("this model normalises per speaker but the bundle has no average-speaker statistics")
+            raise ValueError(
+                "this model normalises per speaker but the bundle has no average-speaker statistics"
+            )
         raw = model_input(table, model.input, **{**options, "speaker_norm": False})
         mean, std = (np.asarray(self.recipe.audio_baseline[k]) for k in ("mean", "std"))
         normed = (np.asarray(raw, dtype=np.float64) - mean) / std
-        if model.input == "descriptors":
-            return raw.__class__(normed.astype(np.float32), columns=raw.columns)
+        if isinstance(raw, pd.DataFrame):  # descriptors keep their names
+            return pd.DataFrame(normed.astype(np.float32), columns=raw.columns)
         return normed.astype(np.float32)
 
     def face_crop(self, gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -158,8 +188,13 @@ class Predictor:
         if height <= CROP_SIDE and width <= CROP_SIDE:
             import cv2
 
-            pixels = cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA) if gray.shape != (48, 48) else gray
-            where: dict[str, Any] = {"box": None, "source": f"whole image ({width}x{height}: already a face crop)"}
+            pixels = (
+                cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA) if gray.shape != (48, 48) else gray
+            )
+            where: dict[str, Any] = {
+                "box": None,
+                "source": f"whole image ({width}x{height}: already a face crop)",
+            }
         else:
             face = self.detector(gray)
             if face is None:
@@ -189,7 +224,9 @@ class Predictor:
         answers = [{**_answer(audio.classes, p), "models": {"audio": self.sources["audio"]}} for p in proba]
         if "sex" in self.models:
             sex = self.models["sex"]
-            for answer, p in zip(answers, sex.predict_proba(model_input(table, sex.input, **sex.input_options))):
+            for answer, p in zip(
+                answers, sex.predict_proba(model_input(table, sex.input, **sex.input_options))
+            ):
                 answer["sex"] = _answer(sex.classes, p)
                 answer["models"]["sex"] = self.sources["sex"]
         return answers
@@ -206,7 +243,11 @@ class Predictor:
         check_video(data, self.limits)
         crops = []
         try:
-            frames = sample_frames(data, every=self.face_params.every, max_frames=self.limits.video_frames) if "visual" in self.models else ()
+            frames = (
+                sample_frames(data, every=self.face_params.every, max_frames=self.limits.video_frames)
+                if "visual" in self.models
+                else ()
+            )
             for _, _, gray in frames:
                 face = self.detector(gray)
                 if face is not None:
@@ -222,13 +263,15 @@ class Predictor:
             images = equalize(images) if self.face_params.equalize else images
             frame_proba = self._face_proba(images)
             visual = self.models["visual"]
-            pooled = pool_frames(frame_proba, np.zeros(len(images)), [0.0], pooling=self.recipe.pooling)[0]
+            pooled = pool(frame_proba, pooling=self.recipe.pooling)
             out["visual"] = {**_answer(visual.classes, pooled), "frames_with_face": len(images)}
             out["models"]["visual"] = self.sources["visual"]
             parts["visual"] = (visual.classes, pooled)
         if "audio" in self.models:
             try:
-                track = decode_audio_track(data, sample_rate=self.audio_params.sample_rate, max_seconds=self.limits.video_s)
+                track = decode_audio_track(
+                    data, sample_rate=self.audio_params.sample_rate, max_seconds=self.limits.video_s
+                )
             except TooLong as exc:
                 raise OverLimit(f"{exc} (serving.max_video_s)") from exc
             except RuntimeError:
@@ -239,15 +282,29 @@ class Predictor:
                 out["models"].update(voice["models"])
                 if "sex" in voice:
                     out["sex"] = voice["sex"]
-                parts["audio"] = (self.models["audio"].classes, np.array(list(voice["probabilities"].values())))
+                parts["audio"] = (
+                    self.models["audio"].classes,
+                    np.array(list(voice["probabilities"].values())),
+                )
         if not parts:
             raise MediaError("no face in any sampled frame and no audio track (or no model for them)")
         if len(parts) == 1:
-            (name, (classes, proba)), = parts.items()
+            ((name, (classes, proba)),) = parts.items()
             return {**out, **_answer(classes, proba), "fusion": f"{name} only"}
         weights = self.recipe.av_weights
-        common = list(weights["labels"]) if weights else [c for c in parts["visual"][0] if c in {self.recipe.label_map.get(a, a) for a in parts["audio"][0]}]
-        moved = {m: to_common_space(p[None], classes, self.recipe.label_map, common) for m, (classes, p) in parts.items()}
+        common = (
+            list(weights["labels"])
+            if weights
+            else [
+                c
+                for c in parts["visual"][0]
+                if c in {self.recipe.label_map.get(a, a) for a in parts["audio"][0]}
+            ]
+        )
+        moved = {
+            m: to_common_space(p[None], classes, self.recipe.label_map, common)
+            for m, (classes, p) in parts.items()
+        }
         if weights:
             fused = fuse(moved, method="fscore", weights={m: np.asarray(weights[m]) for m in moved})[0]
         else:

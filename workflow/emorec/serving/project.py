@@ -25,7 +25,11 @@ AUDIO_FEATURES = "data/features/audio.parquet"
 
 def champion(metrics: Mapping[str, float | int], modality: str) -> str:
     """The ``modality`` model with the best validation macro-F1 (ties: first by name)."""
-    scores = {k.split(".")[1]: float(v) for k, v in metrics.items() if k.startswith(f"{modality}.") and k.endswith(".val.macro_f1") and k.count(".") == 3}
+    scores = {
+        k.split(".")[1]: float(v)
+        for k, v in metrics.items()
+        if k.startswith(f"{modality}.") and k.endswith(".val.macro_f1") and k.count(".") == 3
+    }
     if not scores:
         raise DataError(f"no {modality}.<model>.val.macro_f1 in the metrics: has the pipeline run?")
     return max(sorted(scores), key=lambda m: scores[m])
@@ -37,7 +41,11 @@ def recipe_of(params: Mapping[str, Any], *, audio_model: str | None, reports_dir
     path = reports_dir / "av" / "weights.csv"
     if path.exists() and audio_model == params["fusion"]["audio_model"]:
         frame = pd.read_csv(path)
-        weights = {"labels": frame["label"].tolist(), "audio": frame["audio_weight"].tolist(), "visual": frame["visual_weight"].tolist()}
+        weights = {
+            "labels": frame["label"].tolist(),
+            "audio": frame["audio_weight"].tolist(),
+            "visual": frame["visual_weight"].tolist(),
+        }
     return Recipe(
         audio_features=dict(params["features"]["audio"]),
         video_faces={**params["features"]["video"], "equalize": params["features"]["faces"]["equalize"]},
@@ -55,7 +63,12 @@ def _folder(spec: str | None, modality: str, default: str | None) -> Path | None
 
 
 def project_predictor(
-    params: Mapping[str, Any], *, root: str | Path = ".", audio: str | None = None, sex: str | None = None, visual: str | None = None,
+    params: Mapping[str, Any],
+    *,
+    root: str | Path = ".",
+    audio: str | None = None,
+    sex: str | None = None,
+    visual: str | None = None,
 ) -> Predictor:
     """The predictor of a checkout at ``root``; ``audio`` / ``sex`` / ``visual`` name a model
     (``svm``) or a model folder instead of the defaults. Models that are not there are left
@@ -73,18 +86,22 @@ def project_predictor(
         "sex": _folder(sex, "audio_sex", defaults["sex"]),
         "visual": _folder(visual, "visual", defaults["visual"]),
     }
-    folders = {role: root / f if not f.is_absolute() else f for role, f in folders.items() if f is not None}
+    found = {role: root / f if not f.is_absolute() else f for role, f in folders.items() if f is not None}
     asked = {"audio": audio, "sex": sex, "visual": visual}
     models = {}
-    for role, folder in folders.items():
+    for role, folder in found.items():
         if (folder / "card.json").exists():
             models[role] = load_folder(folder)
         elif asked[role]:
             raise DataError(f"{folder}: no trained model there (card.json missing)")
     if not models:
-        raise DataError(f"no trained models under {root / 'data/models'}: run the pipeline first (snakemake -j8)")
-    recipe = recipe_of(params, audio_model=models["audio"].card["name"] if "audio" in models else None, reports_dir=reports)
+        raise DataError(
+            f"no trained models under {root / 'data/models'}: run the pipeline first (snakemake -j8)"
+        )
+    recipe = recipe_of(
+        params, audio_model=models["audio"].card["name"] if "audio" in models else None, reports_dir=reports
+    )
     if "audio" in models:
         recipe.audio_baseline = audio_baseline(models["audio"], read_features(root / AUDIO_FEATURES))
-    sources = {role: str(folder) for role, folder in folders.items() if role in models}
+    sources = {role: str(folder) for role, folder in found.items() if role in models}
     return Predictor(models, recipe, sources)

@@ -15,23 +15,40 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from emorec.errors import EmorecError
 from emorec.serving.predictor import Predictor
 
 #: What the served models import, pinned to the versions that logged them.
-REQUIREMENTS = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "skops", "soundfile", "soxr", "opensmile", "av", "opencv-python-headless", "keras", "tensorflow-cpu")
+REQUIREMENTS = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "skops",
+    "soundfile",
+    "soxr",
+    "opensmile",
+    "av",
+    "opencv-python-headless",
+    "keras",
+    "tensorflow-cpu",
+)
 #: The alias set on the end-to-end model each pipeline version recommends.
 CHAMPION = "champion"
 
 
-class EmorecModel(mlflow.pyfunc.PythonModel):
+class EmorecModel(PythonModel):
     """A predictor bundle served as a pyfunc model."""
 
     def load_context(self, context: Any) -> None:
         self.predictor = Predictor.from_bundle(context.artifacts["bundle"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """One answer per row of ``model_input``: the predictor's, or ``{"error": ...}``."""
         names = model_input["name"] if "name" in model_input else [None] * len(model_input)
         answers = []
@@ -48,7 +65,9 @@ def signature() -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    return ModelSignature(inputs=Schema([ColSpec("binary", "content"), ColSpec("string", "name", required=False)]))
+    return ModelSignature(
+        inputs=Schema([ColSpec("binary", "content"), ColSpec("string", "name", required=False)])
+    )
 
 
 def log_end_to_end(predictor: Predictor, *, name: str, register: bool) -> str:
@@ -57,7 +76,10 @@ def log_end_to_end(predictor: Predictor, *, name: str, register: bool) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         bundle = predictor.save_bundle(Path(tmp) / "bundle")
         info = mlflow.pyfunc.log_model(
-            name=name, python_model=EmorecModel(), artifacts={"bundle": str(bundle)}, signature=signature(),
+            name=name,
+            python_model=EmorecModel(),
+            artifacts={"bundle": str(bundle)},
+            signature=signature(),
             pip_requirements=[f"{p}=={version(p)}" for p in REQUIREMENTS],
         )
     if not register:

@@ -25,39 +25,13 @@ import pyarrow.parquet as pq
 
 from emorec.datasets import model_input, read_features
 from emorec.errors import DataError
-from emorec.fusion import normalise
+from emorec.fusion import pool_frames
 from emorec.jsonio import read_json
 from emorec.models.store import TrainedModel, load_model
 from emorec.stages.fuse import common_labels, in_common_space, score_methods, validation_weights
 from emorec.stages.report import write_metrics
 
 log = logging.getLogger(__name__)
-
-POOLING = ("mean", "geometric")
-
-
-def pool_frames(proba: np.ndarray, clip_of: np.ndarray, clips: list[str], *, pooling: str) -> np.ndarray:
-    """Clip probabilities [shape=(len(clips), n_classes)] pooled from frame probabilities;
-    a clip without frames gets NaN.
-
-    Parameters
-    ----------
-    proba : np.ndarray [shape=(n_frames, n_classes)]
-    clip_of : np.ndarray [shape=(n_frames,)], the clip id of every frame
-    """
-    if pooling not in POOLING:
-        raise ValueError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLING)}")
-    out = np.full((len(clips), proba.shape[1]), np.nan)
-    for i, clip in enumerate(clips):
-        mine = proba[clip_of == clip]
-        if len(mine) == 0:
-            continue
-        if pooling == "mean":
-            out[i] = mine.mean(axis=0)
-        else:
-            logp = np.log(np.clip(mine, 1e-12, 1.0)).mean(axis=0)
-            out[i] = normalise(np.exp(logp - logp.max())[None, :])[0]
-    return out
 
 
 def audio_clip_proba(model: TrainedModel, av_audio: pa.Table, audio_features: str | Path) -> np.ndarray:
@@ -102,31 +76,44 @@ def run_av_fusion(
     visual = load_model(visual_model)
     face_table = pq.read_table(faces)
     frame_proba = visual.predict_proba(model_input(face_table, visual.input, **visual.input_options))
-    visual_p = pool_frames(frame_proba, np.asarray(face_table.column("clip_id").to_pylist()), ids, pooling=pooling)
+    visual_p = pool_frames(
+        frame_proba, np.asarray(face_table.column("clip_id").to_pylist()), ids, pooling=pooling
+    )
 
     audio = load_model(audio_model)
     tracks = read_features(av_audio)
     audio_p = np.full((len(ids), len(audio.classes)), np.nan)
     if tracks.num_rows:
         index = {clip: i for i, clip in enumerate(ids)}
-        audio_p[[index[c] for c in tracks.column("sample_id").to_pylist()]] = audio_clip_proba(audio, tracks, audio_features)
+        audio_p[[index[c] for c in tracks.column("sample_id").to_pylist()]] = audio_clip_proba(
+            audio, tracks, audio_features
+        )
 
     faces_per_clip = face_table.column("clip_id").value_counts().to_pylist()
     counts = {row["values"]: row["counts"] for row in faces_per_clip}
-    table = clips[["sample_id", "speaker", "split", "label", "av"]].assign(faces=[counts.get(c, 0) for c in ids])
+    table = clips[["sample_id", "speaker", "split", "label", "av"]].assign(
+        faces=[counts.get(c, 0) for c in ids]
+    )
     for name, proba, classes in (("audio", audio_p, audio.classes), ("visual", visual_p, visual.classes)):
         table = table.join(pd.DataFrame(proba.astype(np.float32), columns=[f"{name}_p_{c}" for c in classes]))
     table.to_parquet(out_dir / "clips.parquet", index=False)
 
-    frames = {"audio": _frame(clips, audio_p, audio.classes), "visual": _frame(clips, visual_p, visual.classes)}
+    frames = {
+        "audio": _frame(clips, audio_p, audio.classes),
+        "visual": _frame(clips, visual_p, visual.classes),
+    }
     common = common_labels({"audio": audio.classes, "visual": visual.classes}, label_map)
     # Only clips with both a voice and a face are pairs; weights and scores use those alone.
     both = set(frames["audio"]["sample_id"]) & set(frames["visual"]["sample_id"])
     frames = {m: f[f["sample_id"].isin(both)].reset_index(drop=True) for m, f in frames.items()}
     weights = validation_weights(frames, common, label_map, out_dir)
-    (audio_rows, y, audio_c), (visual_rows, _, visual_c) = (in_common_space(f, "test", common, label_map) for f in frames.values())
+    (audio_rows, y, audio_c), (visual_rows, _, visual_c) = (
+        in_common_space(f, "test", common, label_map) for f in frames.values()
+    )
     if len(y) == 0:
-        raise DataError("no full-AV test clip has both an audio track and a face: check the video archives and test actors")
+        raise DataError(
+            "no full-AV test clip has both an audio track and a face: check the video archives and test actors"
+        )
     if audio_rows["sample_id"].tolist() != visual_rows["sample_id"].tolist():
         raise AssertionError("audio and visual test clips are not aligned")
     summary = read_json(faces_summary)
@@ -139,11 +126,19 @@ def run_av_fusion(
         "av.test_pairs": len(y),
     }
     scored, predictions = score_methods(
-        y, {"audio": audio_c, "visual": visual_c}, weights, common, prefix="av", out_dir=out_dir,
-        what="real audio-visual test clips", ids={"clip_id": audio_rows["sample_id"].to_numpy()},
+        y,
+        {"audio": audio_c, "visual": visual_c},
+        weights,
+        common,
+        prefix="av",
+        out_dir=out_dir,
+        what="real audio-visual test clips",
+        ids={"clip_id": audio_rows["sample_id"].to_numpy()},
     )
     metrics.update(scored)
     predictions.to_parquet(out_dir / "predictions.parquet", index=False)
     write_metrics(out_dir / "metrics.json", metrics)
-    log.info("%d clips (%d test pairs); pooling %s; common labels %s", len(ids), len(y), pooling, ", ".join(common))
+    log.info(
+        "%d clips (%d test pairs); pooling %s; common labels %s", len(ids), len(y), pooling, ", ".join(common)
+    )
     return metrics

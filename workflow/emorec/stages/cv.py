@@ -53,7 +53,9 @@ def fold_speakers(speakers: Sequence[str], *, folds: Folds) -> list[list[str]]:
         listed = [s for group in groups for s in group]
         unknown = sorted(set(listed) - set(distinct))
         if unknown:
-            raise DataError(f"evaluation.cv.folds: speakers {', '.join(unknown)} are not in the corpus (it has {', '.join(distinct)})")
+            raise DataError(
+                f"evaluation.cv.folds: speakers {', '.join(unknown)} are not in the corpus (it has {', '.join(distinct)})"
+            )
         twice = sorted({s for s in listed if listed.count(s) > 1})
         if twice:
             raise DataError(f"evaluation.cv.folds: speakers {', '.join(twice)} are in more than one fold")
@@ -61,27 +63,62 @@ def fold_speakers(speakers: Sequence[str], *, folds: Folds) -> list[list[str]]:
             raise DataError("evaluation.cv.folds: at least 2 folds, none empty")
         return groups
     if folds < 2 or folds > len(distinct):
-        raise DataError(f"evaluation.cv.folds: {folds} folds need between 2 and {len(distinct)} (the corpus' speakers)")
+        raise DataError(
+            f"evaluation.cv.folds: {folds} folds need between 2 and {len(distinct)} (the corpus' speakers)"
+        )
     return [list(group) for group in np.array_split(np.array(distinct, dtype=object), folds)]
 
 
-def _score(x: Any, labels: np.ndarray, speakers: np.ndarray, test: np.ndarray, *, kind: str, grid: Mapping[str, list[Any]],
-           inner_folds: int, seed: int, threads: int) -> dict[str, Any]:
+def _score(
+    x: Any,
+    labels: np.ndarray,
+    speakers: np.ndarray,
+    test: np.ndarray,
+    *,
+    kind: str,
+    grid: Mapping[str, list[Any]],
+    inner_folds: int,
+    seed: int,
+    threads: int,
+) -> dict[str, Any]:
     """Grid-search ``kind`` on the rows outside ``test``, score it on ``test``: n, best
     parameters and :data:`CV_METRICS`. Test clips of classes the training folds lack are left out."""
     classes = classes_of(labels[~test])
     model, search = sklearn_audio.tune(
-        x[~test], encode(labels[~test], classes), speakers[~test].tolist(),
-        kind=kind, grid=grid, folds=inner_folds, seed=seed, n_jobs=threads,
+        x[~test],
+        encode(labels[~test], classes),
+        speakers[~test].tolist(),
+        kind=kind,
+        grid=grid,
+        folds=inner_folds,
+        seed=seed,
+        n_jobs=threads,
+        estimate=False,  # the fold's own test is the estimate
     )
     known = np.isin(labels[test], classes)
-    result = evaluate(encode(labels[test][known], classes), model.predict_proba(x[test][known]), labels=classes)
-    return {"n": result["n"], "best_params": search["best_params"], **{name: scalar(result[key]) for name, key in CV_METRICS.items()}}
+    result = evaluate(
+        encode(labels[test][known], classes), model.predict_proba(x[test][known]), labels=classes
+    )
+    return {
+        "n": result["n"],
+        "best_params": search["best_params"],
+        **{name: scalar(result[key]) for name, key in CV_METRICS.items()},
+    }
 
 
 def cv_fold(
-    *, features: str | Path, out_path: str | Path, corpus: str, fold: int, folds: Folds, kind: str,
-    grid: Mapping[str, list[Any]], inner_folds: int, seed: int, threads: int, input_options: Mapping[str, Any],
+    *,
+    features: str | Path,
+    out_path: str | Path,
+    corpus: str,
+    fold: int,
+    folds: Folds,
+    kind: str,
+    grid: Mapping[str, list[Any]],
+    inner_folds: int,
+    seed: int,
+    threads: int,
+    input_options: Mapping[str, Any],
     inductive: bool = False,
 ) -> dict[str, Any]:
     """Train ``kind`` on every speaker of ``corpus`` outside fold ``fold`` and score it on the
@@ -100,33 +137,70 @@ def cv_fold(
         settings["inductive"] = {**input_options, "speaker_norm": False}
     record: dict[str, Any] = {"fold": fold, "test_speakers": held_out}
     for setting, options in settings.items():
-        scores = _score(model_input(table, "descriptors", **options), labels, speakers, test,
-                        kind=kind, grid=grid, inner_folds=inner_folds, seed=seed, threads=threads)
+        scores = _score(
+            model_input(table, "descriptors", **options),
+            labels,
+            speakers,
+            test,
+            kind=kind,
+            grid=grid,
+            inner_folds=inner_folds,
+            seed=seed,
+            threads=threads,
+        )
         record.update({setting: scores} if setting else scores)
-        log.info("%s fold %d (%s)%s: accuracy %.3f, UAR %.3f (n=%d)", kind, fold, ", ".join(held_out), f", {setting}" if setting else "",
-                 scores["accuracy"], scores["uar"], scores["n"])
+        log.info(
+            "%s fold %d (%s)%s: accuracy %.3f, UAR %.3f (n=%d)",
+            kind,
+            fold,
+            ", ".join(held_out),
+            f", {setting}" if setting else "",
+            scores["accuracy"],
+            scores["uar"],
+            scores["n"],
+        )
     write_json(out_path, record)
     return record
 
 
-def cv_summary(*, fold_files: Sequence[str | Path], metrics_path: str | Path, table_path: str | Path, prefix: str) -> dict[str, float | int]:
+def cv_summary(
+    *, fold_files: Sequence[str | Path], metrics_path: str | Path, table_path: str | Path, prefix: str
+) -> dict[str, float | int]:
     """Mean and sample standard deviation over folds: ``{prefix}.cv.{metric}.mean`` / ``.std``,
     the same under ``{prefix}.cv.inductive.`` when the folds were also scored inductively, and
     ``{prefix}.cv.folds``; one row per fold in ``table_path``."""
     records = [read_json(path) for path in fold_files]
-    folds = pd.DataFrame([{k: v for k, v in r.items() if k != "inductive"} for r in records]).sort_values("fold")
+    folds = pd.DataFrame([{k: v for k, v in r.items() if k != "inductive"} for r in records]).sort_values(
+        "fold"
+    )
     metrics: dict[str, float | int] = {f"{prefix}.cv.folds": len(folds)}
     settings = [("", folds)]
     if all("inductive" in r for r in records):
         inductive = pd.DataFrame([{"fold": r["fold"], **r["inductive"]} for r in records]).sort_values("fold")
         settings.append(("inductive.", inductive))
-        folds = folds.merge(inductive[["fold", *CV_METRICS]].add_prefix("inductive_").rename(columns={"inductive_fold": "fold"}), on="fold")
+        folds = folds.merge(
+            inductive[["fold", *CV_METRICS]]
+            .add_prefix("inductive_")
+            .rename(columns={"inductive_fold": "fold"}),
+            on="fold",
+        )
     for setting, frame in settings:
         for name in CV_METRICS:
             metrics[f"{prefix}.cv.{setting}{name}.mean"] = float(frame[name].mean())
-            metrics[f"{prefix}.cv.{setting}{name}.std"] = float(frame[name].std(ddof=1)) if len(frame) > 1 else 0.0
-    folds.assign(test_speakers=folds["test_speakers"].map(" ".join), best_params=folds["best_params"].map(str)).to_csv(table_path, index=False)
+            metrics[f"{prefix}.cv.{setting}{name}.std"] = (
+                float(frame[name].std(ddof=1)) if len(frame) > 1 else 0.0
+            )
+    folds.assign(
+        test_speakers=folds["test_speakers"].map(" ".join), best_params=folds["best_params"].map(str)
+    ).to_csv(table_path, index=False)
     write_metrics(metrics_path, metrics)
-    log.info("%s: CV accuracy %.3f +/- %.3f, UAR %.3f +/- %.3f over %d folds", prefix, metrics[f"{prefix}.cv.accuracy.mean"],
-             metrics[f"{prefix}.cv.accuracy.std"], metrics[f"{prefix}.cv.uar.mean"], metrics[f"{prefix}.cv.uar.std"], len(folds))
+    log.info(
+        "%s: CV accuracy %.3f +/- %.3f, UAR %.3f +/- %.3f over %d folds",
+        prefix,
+        metrics[f"{prefix}.cv.accuracy.mean"],
+        metrics[f"{prefix}.cv.accuracy.std"],
+        metrics[f"{prefix}.cv.uar.mean"],
+        metrics[f"{prefix}.cv.uar.std"],
+        len(folds),
+    )
     return metrics

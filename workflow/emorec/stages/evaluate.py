@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from emorec.errors import DataError
 from emorec.datasets import classes_of, model_input, read_features
+from emorec.errors import DataError
 from emorec.metrics import evaluate
 from emorec.models.store import TrainedModel, load_model
 from emorec.plots import confusion_png
@@ -38,7 +38,9 @@ from emorec.tables import predictions_schema, write_table
 log = logging.getLogger(__name__)
 
 
-def split_metrics(prefix: str, split: str, result: dict[str, Any], labels: list[str]) -> dict[str, float | int]:
+def split_metrics(
+    prefix: str, split: str, result: dict[str, Any], labels: list[str]
+) -> dict[str, float | int]:
     """Flat keys ``{prefix}.{split}.{metric}``; on test also ``{prefix}.test.f1.{label}``."""
     out: dict[str, float | int] = {f"{prefix}.{split}.{m}": scalar(result[m]) for m in SUMMARY_METRICS}
     out[f"{prefix}.{split}.n"] = result["n"]
@@ -52,21 +54,29 @@ def split_metrics(prefix: str, split: str, result: dict[str, Any], labels: list[
 def per_class_frame(result: dict[str, Any], labels: list[str], **keys: str) -> pd.DataFrame:
     """One row per label: ``keys`` columns, then precision, recall, f1, support."""
     classes = result["per_class"]
-    frame = pd.DataFrame({"label": labels, **{name: classes[name] for name in ("precision", "recall", "f1", "support")}})
+    frame = pd.DataFrame(
+        {"label": labels, **{name: classes[name] for name in ("precision", "recall", "f1", "support")}}
+    )
     for i, (name, value) in enumerate(keys.items()):
         frame.insert(i, name, value)
     return frame.round({"precision": 6, "recall": 6, "f1": 6})
 
 
-def write_confusion(out_dir: Path, y_true: np.ndarray, result: dict[str, Any], labels: list[str], *, title: str) -> None:
+def write_confusion(
+    out_dir: Path, y_true: np.ndarray, result: dict[str, Any], labels: list[str], *, title: str
+) -> None:
     """``confusion.csv`` (actual, predicted per sample: DVC's confusion template) and the
     row-normalised ``confusion.png`` of one evaluation ``result``."""
     names = np.asarray(labels, dtype=object)
-    pd.DataFrame({"actual": names[y_true], "predicted": names[result["y_pred"]]}).to_csv(out_dir / "confusion.csv", index=False)
+    pd.DataFrame({"actual": names[y_true], "predicted": names[result["y_pred"]]}).to_csv(
+        out_dir / "confusion.csv", index=False
+    )
     confusion_png(result["confusion"], labels, out_dir / "confusion.png", title=title)
 
 
-def shared_class_metrics(key: str, y_true: np.ndarray, proba: np.ndarray, labels: list[str], shared: list[str]) -> dict[str, float | int]:
+def shared_class_metrics(
+    key: str, y_true: np.ndarray, proba: np.ndarray, labels: list[str], shared: list[str]
+) -> dict[str, float | int]:
     """Flat ``{key}.test.shared.{metric}`` on the samples of the ``shared`` classes only, each
     predicted as its most probable shared class: the cross-corpus protocol on the classes two
     corpora have in common (e.g. angry, happy, neutral, sad for RAVDESS -> SAVEE)."""
@@ -75,7 +85,11 @@ def shared_class_metrics(key: str, y_true: np.ndarray, proba: np.ndarray, labels
     if not rows.any():
         return {}
     remap = {c: i for i, c in enumerate(columns)}
-    result = evaluate(np.array([remap[t] for t in y_true[rows].tolist()]), proba[rows][:, columns], labels=[labels[c] for c in columns])
+    result = evaluate(
+        np.array([remap[t] for t in y_true[rows].tolist()]),
+        proba[rows][:, columns],
+        labels=[labels[c] for c in columns],
+    )
     out: dict[str, float | int] = {f"{key}.test.shared.{m}": scalar(result[m]) for m in SUMMARY_METRICS}
     out[f"{key}.test.shared.n"] = result["n"]
     return out
@@ -104,23 +118,46 @@ def duplicates_of_train(x: np.ndarray, split_of: np.ndarray) -> np.ndarray:
     return np.array([seen.get(key, 0) > (split == "train") for key, split in zip(keys, split_of.tolist())])
 
 
-def leakage_audit(prefix: str, x: np.ndarray, split_of: np.ndarray, corpus_of: np.ndarray, y_true: np.ndarray,
-                  proba: np.ndarray, labels: list[str]) -> dict[str, float | int]:
+def leakage_audit(
+    prefix: str,
+    x: np.ndarray,
+    split_of: np.ndarray,
+    corpus_of: np.ndarray,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    labels: list[str],
+) -> dict[str, float | int]:
     """``data.<corpus>.test_in_train``: test faces whose exact pixels occur in the training
     split; ``{prefix}.test_unique.*``: the test scores without them."""
     in_train = duplicates_of_train(x, split_of)
     test = split_of == "test"
-    metrics: dict[str, float | int] = {f"data.{c}.test_in_train": int((in_train & test & (corpus_of == c)).sum()) for c in sorted(set(corpus_of[test].tolist()))}
+    metrics: dict[str, float | int] = {
+        f"data.{c}.test_in_train": int((in_train & test & (corpus_of == c)).sum())
+        for c in sorted(set(corpus_of[test].tolist()))
+    }
     unique = test & ~in_train
     if unique.any():
         result = evaluate(y_true[unique], proba[unique], labels=labels)
         metrics |= {f"{prefix}.test_unique.{m}": scalar(result[m]) for m in SUMMARY_METRICS}
         metrics[f"{prefix}.test_unique.n"] = result["n"]
-        log.info("%s: %d test faces also in training; without them accuracy %.3f (n=%d)", prefix, int((in_train & test).sum()), result["accuracy"], result["n"])
+        log.info(
+            "%s: %d test faces also in training; without them accuracy %.3f (n=%d)",
+            prefix,
+            int((in_train & test).sum()),
+            result["accuracy"],
+            result["n"],
+        )
     return metrics
 
 
-def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str | Path, prefix: str, shared_classes: list[str] | None = None) -> dict[str, float | int]:
+def evaluate_model(
+    *,
+    model_dir: str | Path,
+    features: str | Path,
+    out_dir: str | Path,
+    prefix: str,
+    shared_classes: list[str] | None = None,
+) -> dict[str, float | int]:
     """Predict every sample of ``features`` with the model in ``model_dir`` and report.
 
     With several corpora, each corpus' test split is also scored on ``shared_classes`` alone
@@ -139,14 +176,16 @@ def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str 
     y_true = np.array([index[t] for t in truth.tolist()], dtype=np.int64)
     y_pred = np.argmax(padded, axis=1)
 
-    predictions = pa.table({
-        "corpus": table.column("corpus"),
-        "sample_id": table.column("sample_id"),
-        "split": table.column("split"),
-        "label": table.column("label"),
-        "predicted": pa.array([labels[i] for i in y_pred.tolist()]),
-        **{f"p_{c}": pa.array(proba[:, j].astype(np.float32)) for j, c in enumerate(model.classes)},
-    })
+    predictions = pa.table(
+        {
+            "corpus": table.column("corpus"),
+            "sample_id": table.column("sample_id"),
+            "split": table.column("split"),
+            "label": table.column("label"),
+            "predicted": pa.array([labels[i] for i in y_pred.tolist()]),
+            **{f"p_{c}": pa.array(proba[:, j].astype(np.float32)) for j, c in enumerate(model.classes)},
+        }
+    )
     write_table(predictions, out_dir / "predictions.parquet", predictions_schema(model.classes))
 
     if not (split_of == "test").any():
@@ -167,11 +206,22 @@ def evaluate_model(*, model_dir: str | Path, features: str | Path, out_dir: str 
             result = evaluate(y_true[rows], padded[rows], labels=labels)
             metrics.update(split_metrics(key, split, result, labels))
             frames.append(per_class_frame(result, labels, corpus=corpus, split=split))
-            log.info("%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)", key, split, result["accuracy"], result["macro_f1"], result["n"])
+            log.info(
+                "%s %s: accuracy %.3f, macro-F1 %.3f (n=%d)",
+                key,
+                split,
+                result["accuracy"],
+                result["macro_f1"],
+                result["n"],
+            )
             if split == "test" and corpus == "all":
-                write_confusion(out_dir, y_true[rows], result, labels, title=f"{prefix}: test (n={result['n']})")
+                write_confusion(
+                    out_dir, y_true[rows], result, labels, title=f"{prefix}: test (n={result['n']})"
+                )
             if split == "test" and corpus != "all" and shared_classes:
-                metrics.update(shared_class_metrics(key, y_true[rows], padded[rows], labels, list(shared_classes)))
+                metrics.update(
+                    shared_class_metrics(key, y_true[rows], padded[rows], labels, list(shared_classes))
+                )
     if model.input == "pixels":
         metrics.update(leakage_audit(prefix, x, split_of, corpus_of, y_true, padded, labels))
     pd.concat(frames).to_csv(out_dir / "per_class.csv", index=False)

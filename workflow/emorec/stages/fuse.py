@@ -42,7 +42,9 @@ def common_labels(classes: Mapping[str, list[str]], mapping: Mapping[str, str | 
     return [label for label in LABELS if label in shared]
 
 
-def in_common_space(frame: pd.DataFrame, split: str, common: list[str], mapping: Mapping[str, str | None]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def in_common_space(
+    frame: pd.DataFrame, split: str, common: list[str], mapping: Mapping[str, str | None]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Rows of ``split`` whose mapped true label is in ``common``: the rows, their label
     indices in ``common`` and their probabilities moved into ``common``."""
     rows = frame[frame["split"] == split].copy()
@@ -55,7 +57,14 @@ def in_common_space(frame: pd.DataFrame, split: str, common: list[str], mapping:
 
 
 def score_methods(
-    y: np.ndarray, proba: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray], common: list[str], *, prefix: str, out_dir: Path, what: str,
+    y: np.ndarray,
+    proba: Mapping[str, np.ndarray],
+    weights: Mapping[str, np.ndarray],
+    common: list[str],
+    *,
+    prefix: str,
+    out_dir: Path,
+    what: str,
     ids: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, float | int], pd.DataFrame]:
     """Every method of :data:`METHODS` on paired samples ``proba`` (``audio`` and ``visual``,
@@ -76,10 +85,17 @@ def score_methods(
         metrics.update(split_metrics(f"{prefix}.{method}", "test", result, common))
         per_class.append(per_class_frame(result, common, method=method))
         f1[method] = result["per_class"]["f1"]
-        predictions.append(pd.DataFrame({
-            "method": method, **ids, "label": [common[i] for i in y], "predicted": [common[i] for i in result["y_pred"]],
-            **{f"p_{c}": fused[method][:, j].astype(np.float32) for j, c in enumerate(common)},
-        }))
+        predictions.append(
+            pd.DataFrame(
+                {
+                    "method": method,
+                    **ids,
+                    "label": [common[i] for i in y],
+                    "predicted": [common[i] for i in result["y_pred"]],
+                    **{f"p_{c}": fused[method][:, j].astype(np.float32) for j, c in enumerate(common)},
+                }
+            )
+        )
         log.info("%-11s accuracy %.3f, macro-F1 %.3f", method, result["accuracy"], result["macro_f1"])
         if method == "fscore":
             write_confusion(out_dir, y, result, common, title=f"F-score fusion: {len(y)} {what}")
@@ -88,25 +104,38 @@ def score_methods(
     return metrics, pd.concat(predictions)
 
 
-def validation_weights(frames: Mapping[str, pd.DataFrame], common: list[str], label_map: Mapping[str, str | None], out_dir: Path) -> dict[str, np.ndarray]:
+def validation_weights(
+    frames: Mapping[str, pd.DataFrame], common: list[str], label_map: Mapping[str, str | None], out_dir: Path
+) -> dict[str, np.ndarray]:
     """Per-class F-score weights from each modality's *validation* rows, written to
     ``weights.csv`` beside the F1 scores they come from."""
     val_f1 = {}
     for modality, frame in frames.items():
         _, y, proba = in_common_space(frame, "val", common, label_map)
         if len(y) == 0:
-            raise DataError(f"no {modality} validation samples in the common labels {common}: F-score weights need them")
+            raise DataError(
+                f"no {modality} validation samples in the common labels {common}: F-score weights need them"
+            )
         val_f1[modality] = evaluate(y, proba, labels=common)["per_class"]["f1"]
     weights = fscore_weights(val_f1)
-    pd.DataFrame({
-        "label": common,
-        **{f"{m}_val_f1": np.round(val_f1[m], 6) for m in frames},
-        **{f"{m}_weight": np.round(weights[m], 6) for m in frames},
-    }).to_csv(out_dir / "weights.csv", index=False)
+    pd.DataFrame(
+        {
+            "label": common,
+            **{f"{m}_val_f1": np.round(val_f1[m], 6) for m in frames},
+            **{f"{m}_weight": np.round(weights[m], 6) for m in frames},
+        }
+    ).to_csv(out_dir / "weights.csv", index=False)
     return weights
 
 
-def run_fusion(*, audio_predictions: str | Path, visual_predictions: str | Path, out_dir: str | Path, label_map: Mapping[str, str | None], seed: int) -> dict[str, float | int]:
+def run_fusion(
+    *,
+    audio_predictions: str | Path,
+    visual_predictions: str | Path,
+    out_dir: str | Path,
+    label_map: Mapping[str, str | None],
+    seed: int,
+) -> dict[str, float | int]:
     """Fuse, evaluate and write every fusion report into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +147,9 @@ def run_fusion(*, audio_predictions: str | Path, visual_predictions: str | Path,
 
     weights = validation_weights(frames, common, label_map, out_dir)
 
-    (audio_rows, audio_y, audio_p), (face_rows, face_y, face_p) = (in_common_space(f, "test", common, label_map) for f in frames.values())
+    (audio_rows, audio_y, audio_p), (face_rows, face_y, face_p) = (
+        in_common_space(f, "test", common, label_map) for f in frames.values()
+    )
     pairs = pair_by_label(audio_y, face_y, rng=np.random.default_rng(seed))
     paired = pairs >= 0
     if not paired.any():
@@ -126,9 +157,24 @@ def run_fusion(*, audio_predictions: str | Path, visual_predictions: str | Path,
     y = audio_y[paired]
     proba = {"audio": audio_p[paired], "visual": face_p[pairs[paired]]}
     log.info("%d test pairs (%d clips without a same-label face)", paired.sum(), (~paired).sum())
-    metrics: dict[str, float | int] = {"fusion.pairs": int(paired.sum()), "fusion.unpaired_clips": int((~paired).sum())}
-    ids = {"audio_sample_id": audio_rows["sample_id"].to_numpy()[paired], "face_sample_id": face_rows["sample_id"].to_numpy()[pairs[paired]]}
-    scored, predictions = score_methods(y, proba, weights, common, prefix="fusion", out_dir=out_dir, what="simulated test pairs", ids={"pair": np.arange(len(y)), **ids})
+    metrics: dict[str, float | int] = {
+        "fusion.pairs": int(paired.sum()),
+        "fusion.unpaired_clips": int((~paired).sum()),
+    }
+    ids = {
+        "audio_sample_id": audio_rows["sample_id"].to_numpy()[paired],
+        "face_sample_id": face_rows["sample_id"].to_numpy()[pairs[paired]],
+    }
+    scored, predictions = score_methods(
+        y,
+        proba,
+        weights,
+        common,
+        prefix="fusion",
+        out_dir=out_dir,
+        what="simulated test pairs",
+        ids={"pair": np.arange(len(y)), **ids},
+    )
     metrics.update(scored)
     predictions.to_parquet(out_dir / "predictions.parquet", index=False)
     write_metrics(out_dir / "metrics.json", metrics)

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from emorec.archives import file_sha256
-from emorec.errors import EmorecError
 from emorec.datasets import model_input, read_features
-from emorec.models.store import load_model, read_card
+from emorec.errors import EmorecError
 from emorec.jsonio import read_json, write_json
+from emorec.models.store import load_model, read_card
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,24 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 def git_state(root: str | Path = ".") -> tuple[str, bool]:
     """The commit checked out in ``root`` and whether tracked files differ from it."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown", True
     return commit, bool(dirty)
 
 
-def pipeline_tags(*, params: Mapping[str, Any], metrics_path: str | Path, summaries: Sequence[str | Path], demo: bool) -> dict[str, str]:
+def pipeline_tags(
+    *, params: Mapping[str, Any], metrics_path: str | Path, summaries: Sequence[str | Path], demo: bool
+) -> dict[str, str]:
     """Tags of the parent run, including :data:`VERSION_TAG`."""
     commit, dirty = git_state()
     tags = {
@@ -94,7 +104,10 @@ def pipeline_tags(*, params: Mapping[str, Any], metrics_path: str | Path, summar
         summary = read_json(path)
         tags[f"archive.{summary['corpus']}"] = summary["archive"]
         tags[f"archive.{summary['corpus']}.sha256"] = summary["archive_sha256"]
-    identity = json.dumps({"params": params, "commit": commit, "dirty": dirty}, sort_keys=True).encode() + Path(metrics_path).read_bytes()
+    identity = (
+        json.dumps({"params": params, "commit": commit, "dirty": dirty}, sort_keys=True).encode()
+        + Path(metrics_path).read_bytes()
+    )
     tags[VERSION_TAG] = hashlib.sha256(identity).hexdigest()[:16]
     return tags
 
@@ -114,12 +127,22 @@ def _log_model(model: TrackedModel, run_id: str, register: bool) -> str:
     signature = infer_signature(example, trained.predict_proba(example))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"
-        common = {"signature": signature, "input_example": example, "pip_requirements": _requirements(trained.framework)}
+        common = {
+            "signature": signature,
+            "input_example": example,
+            "pip_requirements": _requirements(trained.framework),
+        }
         if trained.framework == "keras":
             path.mkdir()  # mlflow.keras writes the input example before creating its folder
             mlflow.keras.save_model(trained.estimator, str(path), **common)
         else:
-            mlflow.sklearn.save_model(trained.estimator, str(path), pyfunc_predict_fn="predict_proba", serialization_format="cloudpickle", **common)
+            mlflow.sklearn.save_model(
+                trained.estimator,
+                str(path),
+                pyfunc_predict_fn="predict_proba",
+                serialization_format="cloudpickle",
+                **common,
+            )
         mlflow.log_artifacts(str(path), artifact_path="model")
     uri = f"runs:/{run_id}/model"
     if register:
@@ -134,7 +157,9 @@ END_TO_END = {"emorec-audio": ("audio", "sex"), "emorec-visual": ("visual",)}
 ROLE_MODALITY = {"audio": "audio", "sex": "audio_sex", "visual": "visual"}
 
 
-def _log_end_to_end(params: Mapping[str, Any], model_uris: Mapping[str, str], register: bool) -> dict[str, str]:
+def _log_end_to_end(
+    params: Mapping[str, Any], model_uris: Mapping[str, str], register: bool
+) -> dict[str, str]:
     """Log the champion audio model with the speaker-sex model, and the face model, as
     end-to-end pyfunc models taking raw files (:mod:`emorec.serving.pyfunc`)."""
     from emorec.serving.predictor import Predictor
@@ -147,9 +172,16 @@ def _log_end_to_end(params: Mapping[str, Any], model_uris: Mapping[str, str], re
         models = {r: full.models[r] for r in roles if r in full.models}
         if not models:
             continue
-        sources = {r: model_uris.get(f"{ROLE_MODALITY[r]}.{m.card['name']}", full.sources[r]) for r, m in models.items()}
+        sources = {
+            r: model_uris.get(f"{ROLE_MODALITY[r]}.{m.card['name']}", full.sources[r])
+            for r, m in models.items()
+        }
         logged[name] = log_end_to_end(Predictor(models, full.recipe, sources), name=name, register=register)
-        log.info("logged end-to-end model %s (%s)", logged[name], ", ".join(f"{r}: {s}" for r, s in sources.items()))
+        log.info(
+            "logged end-to-end model %s (%s)",
+            logged[name],
+            ", ".join(f"{r}: {s}" for r, s in sources.items()),
+        )
     return logged
 
 
@@ -168,7 +200,11 @@ def _experiment_id(mlflow: Any, name: str, uri: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         local = not uri.startswith(("http://", "https://", "databricks"))
-        experiment_id = mlflow.create_experiment(name, artifact_location=Path("mlruns").resolve().as_uri() if local else None, tags={KIND_TAG: KIND})
+        experiment_id = mlflow.create_experiment(
+            name,
+            artifact_location=Path("mlruns").resolve().as_uri() if local else None,
+            tags={KIND_TAG: KIND},
+        )
     else:
         experiment_id = experiment.experiment_id
         if experiment.tags.get(KIND_TAG) != KIND:  # made by an older emorec, or by MLflow's UI
@@ -186,7 +222,10 @@ def _log_training_data(model: TrackedModel, card: Mapping[str, Any]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # MLflow registers its local-file source twice
         source = resolve_dataset_source(Path(model.features).resolve().as_uri())
-    mlflow.log_input(MetaDataset(source, name=model.features, digest=card["data"]["sha256"][:12]), context="training")
+    mlflow.log_input(
+        MetaDataset(source, name=model.features, digest=card["data"]["sha256"][:12]),  # type: ignore[abstract]  # MLflow declares profile abstract yet instantiates it itself
+        context="training",
+    )
 
 
 class TrackingError(EmorecError):
@@ -215,15 +254,30 @@ def _discard_unfinished(mlflow: Any, experiment_id: str, version: str) -> None:
     """Delete the runs of ``version`` that never finished, their nested runs and the model
     versions they registered, so logging the version again leaves it there once."""
     client = mlflow.MlflowClient()
-    runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=f"tags.`{VERSION_TAG}` = '{version}'", output_format="list")
-    log.info("version %s has %d earlier runs in the experiment (%s)", version, len(runs), ", ".join(r.info.status for r in runs) or "none")
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"tags.`{VERSION_TAG}` = '{version}'",
+        output_format="list",
+    )
+    log.info(
+        "version %s has %d earlier runs in the experiment (%s)",
+        version,
+        len(runs),
+        ", ".join(r.info.status for r in runs) or "none",
+    )
     for parent in (run for run in runs if run.info.status != "FINISHED"):
-        children = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", output_format="list")
+        children = mlflow.search_runs(
+            experiment_ids=[experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+            output_format="list",
+        )
         for run in [*children, parent]:
             for model_version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
                 client.delete_model_version(model_version.name, model_version.version)
             client.delete_run(run.info.run_id)
-        log.warning("deleted unfinished run %s of version %s (%d nested)", parent.info.run_id, version, len(children))
+        log.warning(
+            "deleted unfinished run %s of version %s (%d nested)", parent.info.run_id, version, len(children)
+        )
 
 
 def track_pipeline(
@@ -255,7 +309,11 @@ def track_pipeline(
         )
         record: dict[str, Any] = {"tracking_uri": uri, "experiment": experiment, "version": tags[VERSION_TAG]}
         if existing:
-            log.info("pipeline version %s is already run %s; nothing new to log", tags[VERSION_TAG], existing[0].info.run_id)
+            log.info(
+                "pipeline version %s is already run %s; nothing new to log",
+                tags[VERSION_TAG],
+                existing[0].info.run_id,
+            )
             write_json(out_path, {**record, "run_id": existing[0].info.run_id})
             return record
         _discard_unfinished(mlflow, experiment_id, tags[VERSION_TAG])
@@ -263,7 +321,9 @@ def track_pipeline(
         metrics = read_json(metrics_path)
         nested: dict[str, str] = {}
         model_uris: dict[str, str] = {}
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags) as parent:
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"pipeline {tags['git.commit'][:8]}", tags=tags
+        ) as parent:
             mlflow.log_params(flatten(params))
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
             mlflow.log_artifact(str(metrics_path))
@@ -271,9 +331,26 @@ def track_pipeline(
                 prefix = f"{model.modality}.{model.name}"
                 with mlflow.start_run(run_name=prefix, nested=True) as run:
                     card = read_card(model.model_dir)
-                    mlflow.set_tags({"modality": model.modality, "model": model.name, "data.sha256": card["data"]["sha256"]})
-                    mlflow.log_params(flatten({"hyper_parameters": card["hyper_parameters"], "best_params": card.get("best_params", {}), "seed": card["seed"], "classes": card["classes"]}))
-                    mlflow.log_metrics({**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]})
+                    mlflow.set_tags(
+                        {
+                            "modality": model.modality,
+                            "model": model.name,
+                            "data.sha256": card["data"]["sha256"],
+                        }
+                    )
+                    mlflow.log_params(
+                        flatten(
+                            {
+                                "hyper_parameters": card["hyper_parameters"],
+                                "best_params": card.get("best_params", {}),
+                                "seed": card["seed"],
+                                "classes": card["classes"],
+                            }
+                        )
+                    )
+                    mlflow.log_metrics(
+                        {**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]}
+                    )
                     _log_training_data(model, card)
                     mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
                     mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))
@@ -287,6 +364,13 @@ def track_pipeline(
                 mlflow.log_artifacts(str(fusion_dir), artifact_path="fusion")
                 nested["fusion"] = run.info.run_id
             end_to_end = _log_end_to_end(params, model_uris, register)
-        write_json(out_path, {**record, "run_id": parent.info.run_id, "nested": nested, "end_to_end": end_to_end})
-        log.info("logged pipeline version %s as run %s with %d nested runs", tags[VERSION_TAG], parent.info.run_id, len(nested))
+        write_json(
+            out_path, {**record, "run_id": parent.info.run_id, "nested": nested, "end_to_end": end_to_end}
+        )
+        log.info(
+            "logged pipeline version %s as run %s with %d nested runs",
+            tags[VERSION_TAG],
+            parent.info.run_id,
+            len(nested),
+        )
         return record

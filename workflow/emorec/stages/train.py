@@ -25,7 +25,20 @@ log = logging.getLogger(__name__)
 NET_INPUTS = {"cnn_lstm": "logmel", "cnn": "pixels"}
 
 
-def _card(*, name: str, modality: str, input_kind: str, classes: list[str], features: str | Path, hp: Mapping[str, Any], seed: int, n_train: int, n_val: int, seconds: float, **extra: Any) -> dict[str, Any]:
+def _card(
+    *,
+    name: str,
+    modality: str,
+    input_kind: str,
+    classes: list[str],
+    features: str | Path,
+    hp: Mapping[str, Any],
+    seed: int,
+    n_train: int,
+    n_val: int,
+    seconds: float,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "name": name,
         "modality": modality,
@@ -49,13 +62,26 @@ def _recalibrated(network: Any, x_train: np.ndarray, *, val: tuple[np.ndarray, n
     layers = batch_norm.recalibrate(network, x_train)
     after = float((network.predict(val[0], batch_size=256, verbose=0).argmax(axis=1) == val[1]).mean())
     seconds = round(time.perf_counter() - began, 1)
-    log.info("batch-norm statistics of %d layers recomputed on %d training inputs in %.0f s: validation accuracy %.4f -> %.4f",
-             layers, len(x_train), seconds, before, after)
+    log.info(
+        "batch-norm statistics of %d layers recomputed on %d training inputs in %.0f s: validation accuracy %.4f -> %.4f",
+        layers,
+        len(x_train),
+        seconds,
+        before,
+        after,
+    )
     return {"layers": layers, "val_accuracy_before": before, "val_accuracy_after": after, "seconds": seconds}
 
 
 def train_sklearn_audio(
-    *, features: str | Path, model_dir: str | Path, kind: str, grid: Mapping[str, list[Any]], folds: int, seed: int, threads: int,
+    *,
+    features: str | Path,
+    model_dir: str | Path,
+    kind: str,
+    grid: Mapping[str, list[Any]],
+    folds: int,
+    seed: int,
+    threads: int,
     input_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tune and fit the scikit-learn audio model ``kind`` on the descriptors; save it.
@@ -70,20 +96,55 @@ def train_sklearn_audio(
     labels = np.asarray(train.column("label").to_pylist())
     classes = classes_of(labels)
     speakers = train.column("speaker").to_pylist()
-    log.info("%s: %d training clips, %d speakers, %d classes; grid %s", kind, len(train), len(set(speakers)), len(classes), dict(grid))
+    log.info(
+        "%s: %d training clips, %d speakers, %d classes; grid %s",
+        kind,
+        len(train),
+        len(set(speakers)),
+        len(classes),
+        dict(grid),
+    )
     model, search = sklearn_audio.tune(
-        model_input(train, "descriptors", **options), encode(labels, classes), speakers,
-        kind=kind, grid=grid, folds=folds, seed=seed, n_jobs=threads,
+        model_input(train, "descriptors", **options),
+        encode(labels, classes),
+        speakers,
+        kind=kind,
+        grid=grid,
+        folds=folds,
+        seed=seed,
+        n_jobs=threads,
     )
     seconds = time.perf_counter() - start
     if search["cv_macro_f1"] is None:
-        log.warning("%s: a fold's training speakers hold one class, so no grid search: fitted %s, %.1f s", kind, search["best_params"], seconds)
+        log.warning(
+            "%s: a fold's training speakers hold one class, so no grid search: fitted %s, %.1f s",
+            kind,
+            search["best_params"],
+            seconds,
+        )
     else:
-        log.info("%s: best %s, CV macro-F1 %.3f, %.1f s", kind, search["best_params"], search["cv_macro_f1"], seconds)
+        log.info(
+            "%s: best %s, CV macro-F1 %.3f, %.1f s",
+            kind,
+            search["best_params"],
+            search["cv_macro_f1"],
+            seconds,
+        )
     card = _card(
-        name=kind, modality="audio", input_kind="descriptors", classes=classes, features=features, hp=grid, seed=seed,
-        n_train=len(train), n_val=len(val), seconds=seconds,
-        best_params=search["best_params"], cv_macro_f1=search["cv_macro_f1"], cv_folds=folds, cv_results=search["cv_results"],
+        name=kind,
+        modality="audio",
+        input_kind="descriptors",
+        classes=classes,
+        features=features,
+        hp=grid,
+        seed=seed,
+        n_train=len(train),
+        n_val=len(val),
+        seconds=seconds,
+        best_params=search["best_params"],
+        cv_macro_f1=search["cv_macro_f1"],
+        cv_folds=folds,
+        cv_results=search["cv_results"],
         input_options=options,
     )
     save_model(model, model_dir, framework="sklearn", card=card)
@@ -91,7 +152,14 @@ def train_sklearn_audio(
 
 
 def train_keras(
-    *, features: str | Path, model_dir: str | Path, net: str, modality: str, hp: Mapping[str, Any], seed: int, threads: int,
+    *,
+    features: str | Path,
+    model_dir: str | Path,
+    net: str,
+    modality: str,
+    hp: Mapping[str, Any],
+    seed: int,
+    threads: int,
     input_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit the Keras network ``net`` with early stopping on the validation split; save it.
@@ -118,26 +186,73 @@ def train_keras(
     x_train, x_val = model_input(train, input_kind, **options), model_input(val, input_kind, **options)
     y_train = encode(np.asarray(train.column("label").to_pylist()), classes)
     y_val = encode(np.asarray(val.column("label").to_pylist()), classes)
-    log.info("%s %s: %d train / %d val samples of shape %s, %d classes", modality, net, len(x_train), len(x_val), x_train.shape[1:], len(classes))
+    log.info(
+        "%s %s: %d train / %d val samples of shape %s, %d classes",
+        modality,
+        net,
+        len(x_train),
+        len(x_val),
+        x_train.shape[1:],
+        len(classes),
+    )
     networks, history = [], []
-    resume = Path(model_dir) / "resume"  # per-epoch checkpoints: a killed job's rerun resumes them; gone once saved
-    for k in range(hp.get("members", 1)):  # an ensemble: networks of seeds seed, seed + 1, ... fitted one after another
-        networks.append(keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed + k))
-        history.append(keras_nets.fit(networks[-1], train=(x_train, y_train), val=(x_val, y_val), hp=hp, seed=seed + k,
-                                      checkpoint=resume / f"member_{k}.npz", log=log))
-        log.info("%s %s, seed %d: best epoch %d of %d, %.1f s so far",
-                 modality, net, seed + k, history[-1]["best_epoch"], history[-1]["epochs_run"], time.perf_counter() - start)
+    resume = (
+        Path(model_dir) / "resume"
+    )  # per-epoch checkpoints: a killed job's rerun resumes them; gone once saved
+    for k in range(
+        hp.get("members", 1)
+    ):  # an ensemble: networks of seeds seed, seed + 1, ... fitted one after another
+        networks.append(
+            keras_nets.build_net(net, train_x=x_train, n_classes=len(classes), hp=hp, seed=seed + k)
+        )
+        history.append(
+            keras_nets.fit(
+                networks[-1],
+                train=(x_train, y_train),
+                val=(x_val, y_val),
+                hp=hp,
+                seed=seed + k,
+                checkpoint=resume / f"member_{k}.npz",
+                log=log,
+            )
+        )
+        log.info(
+            "%s %s, seed %d: best epoch %d of %d, %.1f s so far",
+            modality,
+            net,
+            seed + k,
+            history[-1]["best_epoch"],
+            history[-1]["epochs_run"],
+            time.perf_counter() - start,
+        )
         if hp.get("recalibrate_bn", False):
             history[-1]["recalibration"] = _recalibrated(networks[-1], x_train, val=(x_val, y_val))
     model = keras_nets.average(networks)
-    n_parameters = int(model.count_params())  # the networks' own (the averaging wrapper adds fixed 0/1 remaps)
+    n_parameters = int(
+        model.count_params()
+    )  # the networks' own (the averaging wrapper adds fixed 0/1 remaps)
     model = keras_nets.with_test_time_averaging(
-        model, flip=hp.get("tta_flip", False), shift_px=hp.get("tta_shift_px", 0), diagonal=hp.get("tta_diagonal", False))
+        model,
+        flip=hp.get("tta_flip", False),
+        shift_px=hp.get("tta_shift_px", 0),
+        diagonal=hp.get("tta_diagonal", False),
+    )
     seconds = time.perf_counter() - start
     card = _card(
-        name=net, modality=modality, input_kind=input_kind, classes=classes, features=features, hp=hp, seed=seed,
-        n_train=len(train), n_val=len(val), seconds=seconds, threads=threads, history=history,
-        n_parameters=n_parameters, input_options=options,
+        name=net,
+        modality=modality,
+        input_kind=input_kind,
+        classes=classes,
+        features=features,
+        hp=hp,
+        seed=seed,
+        n_train=len(train),
+        n_val=len(val),
+        seconds=seconds,
+        threads=threads,
+        history=history,
+        n_parameters=n_parameters,
+        input_options=options,
     )
     save_model(model, model_dir, framework="keras", card=card)
     shutil.rmtree(resume, ignore_errors=True)
