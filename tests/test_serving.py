@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,6 +38,46 @@ def test_sniff_tells_media_from_their_bytes_not_their_names():
     assert sniff(flac.getvalue()) == "audio"
     assert sniff(png_bytes()) == "image"
     assert sniff(cv2.imencode(".jpg", np.zeros((64, 64), np.uint8))[1].tobytes()) == "image"
+
+
+def encoded(container: str, *, video: str | None, audio: str | None, seconds: float = 1.0) -> bytes:
+    """A clip built with PyAV: a moving gray square (``video`` codec) and a tone (``audio``)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as clip:
+        picture = clip.add_stream(video, rate=15) if video else None
+        sound = clip.add_stream(audio, rate=48000, layout="mono") if audio else None
+        if picture is not None:
+            picture.width, picture.height, picture.pix_fmt = 160, 120, "yuv420p"
+            for i in range(int(15 * seconds)):
+                frame = np.full((120, 160, 3), 40, np.uint8)
+                frame[30:90, 10 + 4 * i : 70 + 4 * i] = 200
+                clip.mux(picture.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            clip.mux(picture.encode())
+        if sound is not None:
+            tone = np.sin(2 * np.pi * 220 * np.arange(int(48000 * seconds)) / 48000).astype(np.float32)
+            for start in range(0, tone.size, 960):
+                chunk = av.AudioFrame.from_ndarray(
+                    tone[None, start : start + 960], format="fltp", layout="mono"
+                )
+                chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
+                clip.mux(sound.encode(chunk))
+            clip.mux(sound.encode())
+    return out.getvalue()
+
+
+def test_any_container_ffmpeg_reads_is_taken_by_what_it_holds():
+    """CREMA-D's own video format (FLV) and a browser recording (WebM with Opus) have no magic
+    number in the table: FFmpeg probes them. Text and random bytes are still refused."""
+    flv = encoded("flv", video="flv", audio="mp3")
+    assert flv[:3] == b"FLV" and sniff(flv) == "video"
+    webm = encoded("webm", video=None, audio="libopus", seconds=2.0)
+    assert sniff(webm) == "audio"
+    samples = read_audio(webm, sample_rate=16000)
+    assert abs(samples.size - 32000) < 1600 and np.abs(samples).max() > 0.5
+    with pytest.raises(MediaError, match="unrecognised binary data"):
+        sniff(np.random.default_rng(0).bytes(65536))
 
 
 @pytest.mark.parametrize(
@@ -343,3 +384,39 @@ def test_predict_on_real_ravdess_fer2013_and_video_files(run, shared_data, tmp_p
         assert abs(sum(answer["probabilities"].values()) - 1) < 1e-4
     video = answers["clip.mp4"]
     assert video["visual"]["frames_with_face"] > 0 and "audio" in video and "sex" in video
+
+
+@pytest.mark.e2e
+@pytest.mark.realdata
+def test_timeline_of_a_real_clip_and_of_a_faceless_one(run, shared_data, tmp_path):
+    """`emorec predict --timeline`: per-second face, voice and fused probabilities of a real
+    RAVDESS MP4, and of a clip with no face in it, where the voice still covers every second."""
+    with zipfile.ZipFile(shared_data / "ravdess_video/Video_Speech_Actor_05_partial.zip") as z:
+        name = next(n for n in sorted(z.namelist()) if n.split("/")[-1].startswith("01-"))
+        (tmp_path / "clip.mp4").write_bytes(z.read(name))
+    (tmp_path / "faceless.mp4").write_bytes(encoded("mp4", video="mpeg4", audio="aac", seconds=3.0))
+    result = emorec(
+        run,
+        "predict",
+        "--timeline",
+        "--out",
+        str(tmp_path / "out"),
+        str(tmp_path / "clip.mp4"),
+        str(tmp_path / "faceless.mp4"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = {Path(a["input"]).name: a for a in map(json.loads, result.stdout.splitlines())}
+    assert answers["clip.mp4"]["tracks"] == ["audio", "fused", "visual"]
+    assert answers["faceless.mp4"]["tracks"] == ["audio"]
+    assert answers["faceless.mp4"]["steps"] == 3
+    rows = json.loads((tmp_path / "out/clip.mp4.timeline.json").read_text())
+    seconds = sorted({r["start_s"] for r in rows})
+    assert seconds == [float(k) for k in range(len(seconds))] and len(seconds) >= 3  # RAVDESS clips are 3-4 s
+    assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-4 for r in rows)
+    assert {r["track"] for r in rows if r["start_s"] == 1.0} == {"visual", "audio", "fused"}
+    table = (tmp_path / "out/clip.mp4.timeline.csv").read_text().splitlines()
+    assert table[0].startswith("start_s,end_s,track,label,") and len(table) == len(rows) + 1
+    png = tmp_path / "out/clip.mp4.timeline.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    ARTEFACTS.mkdir(exist_ok=True)
+    (ARTEFACTS / "timeline.png").write_bytes(png.read_bytes())

@@ -2,12 +2,13 @@
 
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import ARTEFACTS, ENV, TINY, free_port, headless_chromium, snakemake, wait_for
+from conftest import ARTEFACTS, ENV, TINY, free_port, headless_chromium, make_zip, snakemake, wait_for
 
 from emorec.features.audio import AudioFeatureParams
 from emorec.tables import FACE_FEATURES, FACE_MANIFEST, RAVDESS_MANIFEST, REJECTS, VIDEO_FACES, VIDEO_MANIFEST
@@ -215,13 +216,40 @@ def test_portable_mode_overrides_a_users_kernel_choices(run, tmp_path):
 @pytest.mark.e2e
 @pytest.mark.realdata
 def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
-    """Train on (tiny demo) RAVDESS, test on the real TESS and SAVEE samples: parameters only."""
+    """Train on (tiny demo) RAVDESS, test on the real TESS and SAVEE samples: parameters only.
+    Two more corpora are declared in the config alone: ``emolab`` (kind pattern: TESS's clips
+    under other names, a pure test set) and ``mylab`` (kind manifest: SAVEE's clips listed in a
+    CSV, speaker DC training beside RAVDESS, JK held out)."""
+    with zipfile.ZipFile(shared_data / "tess" / "tess_sample.zip") as tess:
+        clips = [n for n in tess.namelist() if n.endswith(".wav")]
+        make_zip(
+            tmp_path / "emolab.zip",
+            {
+                f"emolab/{n.split('_')[0].lower()}-{n[:-4].split('_')[-1]}-{i}.wav": tess.read(n)
+                for i, n in enumerate(clips)
+            },
+        )
+    with zipfile.ZipFile(shared_data / "savee" / "savee_sample.zip") as savee:
+        clips = [n for n in savee.namelist() if n.endswith(".wav")]
+        rows = [f"{Path(n).name},{Path(n).stem[3:-2]},{Path(n).stem[:2]}" for n in clips]
+        make_zip(
+            tmp_path / "mylab.zip",
+            {
+                **{Path(n).name: savee.read(n) for n in clips},
+                "labels.csv": ("path,label,speaker\n" + "\n".join(rows)).encode(),
+            },
+        )
     config = tmp_path / "cross.yaml"
     config.write_text(
         "corpora:\n"
-        "  speech: [ravdess, tess, savee]\n"
+        "  speech: [ravdess, tess, savee, emolab, mylab]\n"
         f"  tess: {{archive: {shared_data / 'tess' / 'tess_sample.zip'}, val_speakers: [], test_speakers: [OAF, YAF]}}\n"
         f"  savee: {{archive: {shared_data / 'savee' / 'savee_sample.zip'}, val_speakers: [], test_speakers: [DC, JK]}}\n"
+        f"  emolab: {{kind: pattern, archive: {tmp_path / 'emolab.zip'}, val_speakers: [], test_speakers: [oaf, yaf],\n"
+        "    pattern: '(?P<speaker>[a-z]+)-(?P<label>[a-z]+)-\\d+\\.wav',\n"
+        "    labels: {angry: angry, disgust: disgust, fear: fearful, happy: happy, neutral: neutral, ps: surprised, sad: sad}}\n"
+        f"  mylab: {{kind: manifest, archive: {tmp_path / 'mylab.zip'}, manifest: labels.csv, val_speakers: [], test_speakers: [JK],\n"
+        "    labels: {a: angry, d: disgust, f: fearful, h: happy, n: neutral, sa: sad, su: surprised}}\n"
         "train:\n  audio:\n    models: [svm]\nfusion:\n  audio_model: svm\n"
     )
     result = snakemake(tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), str(config))
@@ -229,12 +257,18 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
     metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
     assert metrics["audio.svm.tess.test.n"] == 28 and metrics["audio.svm.savee.test.n"] == 28
     assert metrics["audio.svm.ravdess.test.n"] == 60
-    assert metrics["audio.svm.test.n"] == 28 + 28 + 60
+    assert metrics["audio.svm.test.n"] == 28 + 28 + 60 + 28 + 14
     assert "audio.svm.tess.train.n" not in metrics  # TESS speakers are all held out
     assert 0 <= metrics["audio.svm.tess.test.accuracy"] <= 1
     # on the four classes the corpora share: 4 of 7 TESS / SAVEE emotions, 4 clips each
     assert metrics["audio.svm.tess.test.shared.n"] == 16 and metrics["audio.svm.savee.test.shared.n"] == 16
     assert 0 <= metrics["audio.svm.savee.test.shared.balanced_accuracy"] <= 1
+    # the corpora declared in the config alone: a pure test set, and one that also trains
+    assert metrics["audio.svm.emolab.test.n"] == 28 and metrics["audio.svm.emolab.test.shared.n"] == 16
+    assert metrics["audio.svm.mylab.train.n"] == 14 and metrics["audio.svm.mylab.test.n"] == 14
+    assert 0 <= metrics["audio.svm.mylab.test.shared.balanced_accuracy"] <= 1
+    summary = json.loads((tmp_path / "data/interim/mylab/summary.json").read_text())
+    assert summary["samples"] == 28 and summary["reject_reasons"] == {"not used": 1}  # labels.csv itself
 
 
 @pytest.mark.e2e

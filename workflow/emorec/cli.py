@@ -1,4 +1,5 @@
-"""The ``emorec`` command: ``emorec predict PATH...`` and ``emorec serve``.
+"""The ``emorec`` command: ``emorec predict PATH...`` (``--timeline``: emotion over time) and
+``emorec serve``.
 
 Models come from the checkout's pipeline outputs (the champions, see
 :mod:`emorec.serving.project`) unless ``--audio-model`` / ``--visual-model`` name another:
@@ -116,11 +117,39 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def timeline_command(args: argparse.Namespace, predictor: Any) -> int:
+    """Write each input's timeline (``<out>/<name>.timeline.csv``, ``.json``, ``.png``) and
+    print one JSON line per input naming them. Exit status 1 if any failed."""
+    from emorec.serving.timeline import timeline, write_timeline
+
+    failed = False
+    for path in _inputs(args.paths):
+        try:
+            rows = timeline(predictor, path.read_bytes(), step_s=args.step)
+            prefix = Path(args.out or path.parent) / f"{path.name}.timeline"
+            written = write_timeline(rows, prefix, title=f"{path.name}: emotion per {args.step:g} s")
+            steps = len({r["start_s"] for r in rows})
+            answer = {
+                "input": str(path),
+                "steps": steps,
+                "tracks": sorted({r["track"] for r in rows}),
+                "files": [str(p) for p in written],
+            }
+        except OSError as exc:
+            answer, failed = {"input": str(path), "error": f"cannot read: {exc.strerror or exc}"}, True
+        except EmorecError as exc:
+            answer, failed = {"input": str(path), "error": str(exc)}, True
+        print(json.dumps(answer), flush=True)
+    return 1 if failed else 0
+
+
 def predict_command(args: argparse.Namespace) -> int:
     """Predict every input; one JSON line (or table row) each. Exit status 1 if any failed."""
     from emorec.serving.media import sniff
 
     predictor, _ = build_predictor(args)
+    if args.timeline:
+        return timeline_command(args, predictor)
     files = list(_inputs(args.paths))
     answers: dict[int, dict[str, Any]] = {}
     same_speaker: list[tuple[int, bytes]] = []
@@ -208,6 +237,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the audio inputs are one speaker: normalise them by their own statistics",
     )
+    predict.add_argument(
+        "--timeline",
+        action="store_true",
+        help="per-second face, voice and fused probabilities of each video or audio file: CSV, JSON and a PNG plot",
+    )
+    predict.add_argument("--step", type=float, default=1.0, help="--timeline: seconds per step (default 1)")
+    predict.add_argument("--out", help="--timeline: folder for the files (default: beside each input)")
     predict.set_defaults(run=predict_command)
     serve = commands.add_parser("serve", parents=[common], help="the upload page and /predict on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1")

@@ -60,13 +60,19 @@ def write_ingest(
     return summary
 
 
+#: The reject reason of members left out on purpose; they do not count as unusable.
+NOT_USED = "not used"
+
+
 def check_reject_fraction(summary: Mapping[str, Any], *, max_reject_fraction: float) -> None:
-    """Raise :class:`DataError` when too much of an archive was unusable (or nothing was)."""
-    total = summary["samples"] + summary["rejects"]
-    fraction = summary["rejects"] / total if total else 1.0
+    """Raise :class:`DataError` when too much of an archive was unusable (or nothing was);
+    members left out on purpose (reason :data:`NOT_USED`) count on neither side."""
+    unusable = summary["rejects"] - summary["reject_reasons"].get(NOT_USED, 0)
+    total = summary["samples"] + unusable
+    fraction = unusable / total if total else 1.0
     if summary["samples"] == 0 or fraction > max_reject_fraction:
         raise DataError(
-            f"{summary['archive']}: {summary['rejects']} of {total} members or rows rejected "
+            f"{summary['archive']}: {unusable} of {total} members or rows rejected "
             f"({fraction:.1%} > ingest.max_reject_fraction {max_reject_fraction:.1%}); "
             f"reasons: {summary['reject_reasons']}. Is this the right archive?"
         )

@@ -7,6 +7,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from emorec.corpora import generic
 from emorec.errors import ParamsError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "params.schema.yaml"
@@ -65,6 +66,14 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
                 problems.append(
                     f"corpora.speech lists {corpus!r} but corpora.{corpus} (archive, val_speakers, test_speakers) is missing"
                 )
+        for name, spec in config["corpora"].items():
+            if isinstance(spec, Mapping) and generic.is_generic(spec):
+                problems += generic.spec_errors(name, spec)
+        cv = config["evaluation"]["cv"]
+        if cv["folds"] != 0 and cv["corpus"] not in config["corpora"]["speech"]:
+            problems.append(
+                f"evaluation.cv.corpus: {cv['corpus']!r} is not in corpora.speech {config['corpora']['speech']}"
+            )
         sex = config["train"]["audio_sex"]
         problems += [
             f"train.audio_sex.models lists {name!r} but train.audio_sex.{name} (its grid) is missing"

@@ -23,8 +23,11 @@ DEMO_ARCHIVES = {
 }
 #: Speech corpora whose clips feed the audio models (params: corpora.speech).
 SPEECH_CORPORA = list(config["corpora"]["speech"])
-#: Speech corpora read by filename alone (one generic ingest rule).
-NAMED_SPEECH_CORPORA = ["tess", "savee", "cremad"]
+#: Speech corpora beside RAVDESS (one ingest rule): TESS, SAVEE and CREMA-D by their own
+#: parsers, and every corpus the params declare with a ``kind`` (emorec.corpora.generic).
+NAMED_SPEECH_CORPORA = ["tess", "savee", "cremad"] + [
+    name for name, spec in config["corpora"].items() if isinstance(spec, dict) and "kind" in spec
+]
 
 
 def is_demo_path(path, corpus):

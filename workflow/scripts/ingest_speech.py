@@ -12,5 +12,6 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         val_speakers=[str(s) for s in corpus["val_speakers"]],
         test_speakers=[str(s) for s in corpus["test_speakers"]],
         threads=snakemake.threads,
+        spec=corpus,
         **ingest,
     )

@@ -22,6 +22,14 @@ from emorec.labels import label_id
 log = logging.getLogger(__name__)
 
 MemberParser = Callable[[str], dict[str, Any]]
+
+
+class NotUsed(ValueError):
+    """Raised by a member parser for a member left out on purpose (a label the params map to
+    null, a corpus' own manifest file): a reject, but not counted against
+    ``ingest.max_reject_fraction`` (:data:`emorec.ingest.NOT_USED`)."""
+
+
 #: Member bytes -> manifest columns from its header; ``RuntimeError`` with a reason if unusable.
 Probe = Callable[[bytes], dict[str, Any]]
 
@@ -106,6 +114,8 @@ def ingest_audio_archive(
             if reason is None:
                 try:
                     row = parse_member(name)
+                except NotUsed as exc:
+                    reason = f"not used ({exc})"
                 except ValueError as exc:
                     reason = f"unparseable name: {exc}"
             if reason is None and row["sample_id"] in seen:

@@ -147,6 +147,11 @@ def sniff(data: bytes) -> str:
         return "audio"  # FLAC, Ogg, MP3 (ID3 tag or frame sync), ADTS AAC
     if data[4:8] == b"ftyp" or data.startswith(b"\x1a\x45\xdf\xa3"):
         return _container_kind(data)  # MP4 / MOV / M4A, Matroska / WebM
+    if not _looks_like_text(data):
+        try:  # any other container FFmpeg reads (FLV, MPEG-TS, AVI, ...): let it probe
+            return _container_kind(data)
+        except MediaError:
+            pass
     what = "text" if _looks_like_text(data) else "unrecognised binary data"
     raise MediaError(f"not a supported audio, image or video file (the content is {what})")
 

@@ -203,7 +203,7 @@ class Predictor:
         flat = pixels.reshape(1, FACE_PIXELS)
         return (equalize(flat) if self.face_params.equalize else flat).reshape(48, 48), where
 
-    def _face_proba(self, crops: np.ndarray) -> np.ndarray:
+    def face_proba(self, crops: np.ndarray) -> np.ndarray:
         with self._models_lock:
             return self.models["visual"].predict_proba(crops.reshape(-1, 48, 48, 1))
 
@@ -213,7 +213,7 @@ class Predictor:
             raise MediaError(f"{what} needs a {role} model, and none is loaded")
         return self.models[role]
 
-    def _voice(self, clips: Sequence[np.ndarray], *, same_speaker: bool) -> list[dict[str, Any]]:
+    def voice(self, clips: Sequence[np.ndarray], *, same_speaker: bool) -> list[dict[str, Any]]:
         with self._models_lock:
             return self._voice_alone(clips, same_speaker=same_speaker)
 
@@ -234,63 +234,85 @@ class Predictor:
     def predict_image(self, data: bytes) -> dict[str, Any]:
         visual = self._need("visual", "an image")
         crop, where = self.face_crop(read_gray_image(data, self.limits))
-        answer = _answer(visual.classes, self._face_proba(crop[None])[0])
+        answer = _answer(visual.classes, self.face_proba(crop[None])[0])
         return {**answer, "face": where, "models": {"visual": self.sources["visual"]}}
 
-    def predict_video(self, data: bytes) -> dict[str, Any]:
-        """Clip-level probabilities: pooled face probabilities of the sampled frames, the
-        clip's own voice, and their fusion (F-score weights when the bundle has them)."""
+    def video_faces(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """``(times in s, face probabilities)`` of the sampled frames of a clip in which a face
+        was found (none without a visual model)."""
         check_video(data, self.limits)
-        crops = []
+        times, crops = [], []
         try:
             frames = (
                 sample_frames(data, every=self.face_params.every, max_frames=self.limits.video_frames)
                 if "visual" in self.models
                 else ()
             )
-            for _, _, gray in frames:
+            for _, seconds, gray in frames:
                 face = self.detector(gray)
                 if face is not None:
+                    times.append(seconds)
                     crops.append(face.pixels.reshape(FACE_PIXELS))
         except TooLong as exc:
             raise OverLimit(f"{exc} (serving.max_video_frames)") from exc
         except RuntimeError as exc:
             raise MediaError(str(exc)) from exc
+        if not crops:
+            return np.zeros(0), np.zeros(
+                (0, len(self.models["visual"].classes) if "visual" in self.models else 0)
+            )
+        images = np.stack(crops)
+        images = equalize(images) if self.face_params.equalize else images
+        return np.asarray(times), self.face_proba(images)
+
+    def voice_track(self, data: bytes) -> np.ndarray | None:
+        """A clip's audio track at the audio model's rate; ``None`` without one (or without an
+        audio model)."""
+        if "audio" not in self.models:
+            return None
+        try:
+            return decode_audio_track(
+                data, sample_rate=self.audio_params.sample_rate, max_seconds=self.limits.video_s
+            )
+        except TooLong as exc:
+            raise OverLimit(f"{exc} (serving.max_video_s)") from exc
+        except RuntimeError:
+            return None  # a video-only clip: the face path alone
+
+    def predict_video(self, data: bytes) -> dict[str, Any]:
+        """Clip-level probabilities: pooled face probabilities of the sampled frames, the
+        clip's own voice, and their fusion (F-score weights when the bundle has them)."""
+        _, frame_proba = self.video_faces(data)
         out: dict[str, Any] = {"models": {}}
         parts: dict[str, tuple[list[str], np.ndarray]] = {}
-        if crops:
-            images = np.stack(crops)
-            images = equalize(images) if self.face_params.equalize else images
-            frame_proba = self._face_proba(images)
+        if len(frame_proba):
             visual = self.models["visual"]
             pooled = pool(frame_proba, pooling=self.recipe.pooling)
-            out["visual"] = {**_answer(visual.classes, pooled), "frames_with_face": len(images)}
+            out["visual"] = {**_answer(visual.classes, pooled), "frames_with_face": len(frame_proba)}
             out["models"]["visual"] = self.sources["visual"]
             parts["visual"] = (visual.classes, pooled)
-        if "audio" in self.models:
-            try:
-                track = decode_audio_track(
-                    data, sample_rate=self.audio_params.sample_rate, max_seconds=self.limits.video_s
-                )
-            except TooLong as exc:
-                raise OverLimit(f"{exc} (serving.max_video_s)") from exc
-            except RuntimeError:
-                track = None  # a video-only clip: the face path alone
-            if track is not None:
-                voice = self._voice([track], same_speaker=False)[0]
-                out["audio"] = {k: voice[k] for k in ("label", "probabilities")}
-                out["models"].update(voice["models"])
-                if "sex" in voice:
-                    out["sex"] = voice["sex"]
-                parts["audio"] = (
-                    self.models["audio"].classes,
-                    np.array(list(voice["probabilities"].values())),
-                )
+        track = self.voice_track(data)
+        if track is not None:
+            voice = self.voice([track], same_speaker=False)[0]
+            out["audio"] = {k: voice[k] for k in ("label", "probabilities")}
+            out["models"].update(voice["models"])
+            if "sex" in voice:
+                out["sex"] = voice["sex"]
+            parts["audio"] = (self.models["audio"].classes, np.array(list(voice["probabilities"].values())))
         if not parts:
             raise MediaError("no face in any sampled frame and no audio track (or no model for them)")
+        classes, fused, method = self.fuse_tracks(parts)
+        return {**out, **_answer(classes, fused), "fusion": method}
+
+    def fuse_tracks(
+        self, parts: Mapping[str, tuple[Sequence[str], np.ndarray]]
+    ) -> tuple[list[str], np.ndarray, str]:
+        """``(classes, probabilities, method)`` of the ``visual`` and ``audio`` tracks' class
+        probabilities fused as the pipeline fuses them: in the labels both share, by the
+        bundle's per-class F-score weights (their mean without them); one track alone as it is."""
         if len(parts) == 1:
             ((name, (classes, proba)),) = parts.items()
-            return {**out, **_answer(classes, proba), "fusion": f"{name} only"}
+            return list(classes), proba, f"{name} only"
         weights = self.recipe.av_weights
         common = (
             list(weights["labels"])
@@ -302,14 +324,14 @@ class Predictor:
             ]
         )
         moved = {
-            m: to_common_space(p[None], classes, self.recipe.label_map, common)
+            m: to_common_space(p[None], list(classes), self.recipe.label_map, common)
             for m, (classes, p) in parts.items()
         }
         if weights:
             fused = fuse(moved, method="fscore", weights={m: np.asarray(weights[m]) for m in moved})[0]
         else:
             fused = fuse(moved, method="mean")[0]
-        return {**out, **_answer(common, fused), "fusion": "fscore" if weights else "mean"}
+        return common, fused, "fscore" if weights else "mean"
 
     def check(self, data: bytes) -> str:
         """The kind of media in ``data``, refused (:class:`MediaError`, :class:`OverLimit`) when
@@ -322,7 +344,7 @@ class Predictor:
         kind = sniff(data)
         if kind == "audio":
             clip = read_audio(data, sample_rate=self.audio_params.sample_rate, limits=self.limits)
-            return {"kind": kind, **self._voice([clip], same_speaker=False)[0]}
+            return {"kind": kind, **self.voice([clip], same_speaker=False)[0]}
         if kind == "image":
             return {"kind": kind, **self.predict_image(data)}
         return {"kind": kind, **self.predict_video(data)}
@@ -330,7 +352,7 @@ class Predictor:
     def predict_audio_batch(self, files: Sequence[bytes]) -> list[dict[str, Any]]:
         """Audio files of one speaker, normalised together by their own statistics."""
         clips = [read_audio(d, sample_rate=self.audio_params.sample_rate, limits=self.limits) for d in files]
-        return [{"kind": "audio", **a} for a in self._voice(clips, same_speaker=True)]
+        return [{"kind": "audio", **a} for a in self.voice(clips, same_speaker=True)]
 
 
 def load_folder(directory: str | Path) -> TrainedModel:
