@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +27,7 @@ ARTEFACTS = REPO / "tests" / "artefacts"
 
 
 @contextmanager
-def headless_chromium(width: int = 1000, height: int = 900) -> Iterator:
+def headless_chromium(width: int = 1000, height: int = 900, flags: Sequence[str] = ()) -> Iterator:
     """A page in Debian's headless Chromium through chromium-driver. Skips where they are
     absent, except under CI, whose ``.ci/run`` installs them."""
     from selenium import webdriver
@@ -49,6 +49,7 @@ def headless_chromium(width: int = 1000, height: int = 900) -> Iterator:
         "--disable-gpu",
         "--disable-dev-shm-usage",
         f"--window-size={width},{height}",
+        *flags,
     ):
         options.add_argument(flag)
     page = webdriver.Chrome(service=Service(driver), options=options)

@@ -420,3 +420,91 @@ def test_timeline_of_a_real_clip_and_of_a_faceless_one(run, shared_data, tmp_pat
     assert png.read_bytes()[:4] == b"\x89PNG"
     ARTEFACTS.mkdir(exist_ok=True)
     (ARTEFACTS / "timeline.png").write_bytes(png.read_bytes())
+
+
+def fake_devices(clip: bytes, folder: Path) -> tuple[Path, Path]:
+    """A real clip as Chromium's fake camera (Y4M, 640 x 360 at 15 fps) and microphone (WAV)."""
+    import av
+
+    from emorec.video_io import decode_audio_track
+
+    y4m, wav = folder / "camera.y4m", folder / "microphone.wav"
+    with av.open(io.BytesIO(clip)) as source, av.open(str(y4m), mode="w", format="yuv4mpegpipe") as out:
+        stream = out.add_stream("rawvideo", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for i, frame in enumerate(source.decode(video=0)):
+            if i % 2 == 0:  # 30 -> 15 fps
+                small = frame.reformat(width=640, height=360, format="yuv420p")
+                small.pts = None
+                out.mux(stream.encode(small))
+        out.mux(stream.encode())
+    sf.write(wav, decode_audio_track(clip, sample_rate=48000), 48000, subtype="PCM_16")
+    return y4m, wav
+
+
+@pytest.mark.e2e
+@pytest.mark.realdata
+def test_live_page_with_a_fake_camera_and_microphone(run, shared_data, tmp_path):
+    """/live in headless Chromium, its camera and microphone fed from a real RAVDESS clip:
+    face boxes with labels over the video, the voice's emotion and sex, and updates that keep
+    coming while the clip plays (Chromium loops it)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with zipfile.ZipFile(shared_data / "ravdess_video/Video_Speech_Actor_05_partial.zip") as z:
+        name = next(n for n in sorted(z.namelist()) if n.split("/")[-1].startswith("01-01-05"))
+        y4m, wav = fake_devices(z.read(name), tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *EMOREC,
+            "serve",
+            "--port",
+            str(port),
+            "--root",
+            str(run),
+            "--configfile",
+            str(REPO / "tests/config/tiny.yaml"),
+        ],
+        cwd=run,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    flags = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", server)
+        with headless_chromium(1200, 800, flags) as page:
+            page.get(f"http://127.0.0.1:{port}/live")
+            assert "Nothing is stored" in page.find_element(By.TAG_NAME, "body").text
+            page.find_element(By.ID, "start").click()
+            body = page.find_element(By.TAG_NAME, "body")
+
+            def counted(key: str) -> int:
+                return int(body.get_attribute(f"data-{key}") or 0)
+
+            WebDriverWait(page, 120).until(lambda _: counted("boxes") >= 1 and counted("voice") >= 2)
+            assert page.find_element(By.ID, "face").get_attribute("data-label")
+            assert page.find_element(By.ID, "voice").get_attribute("data-label")
+            assert page.find_element(By.ID, "voice").get_attribute("data-sex") in ("male", "female")
+            assert page.find_element(By.ID, "error").text == ""
+            before = {k: counted(k) for k in ("frames", "voice")}
+            WebDriverWait(page, 60).until(
+                lambda _: (
+                    counted("frames") >= before["frames"] + 10 and counted("voice") >= before["voice"] + 2
+                )
+            )
+            WebDriverWait(page, 60).until(lambda _: counted("fusion") >= 1)
+            assert page.find_element(By.ID, "fusion").get_attribute("data-label")
+            ARTEFACTS.mkdir(exist_ok=True)
+            page.save_screenshot(str(ARTEFACTS / "live.png"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -64,6 +64,11 @@ class FaceDetector:
 
     def __call__(self, gray: np.ndarray) -> Face | None:
         """The largest face in a grayscale frame, or ``None``."""
+        found = self.faces(gray, most=1)
+        return found[0] if found else None
+
+    def faces(self, gray: np.ndarray, *, most: int | None = None) -> list[Face]:
+        """The faces in a grayscale frame, largest first (at most ``most``)."""
         cv2, p = self.cv2, self.p
         height, width = gray.shape
         scale = min(1.0, p.detect_side / max(height, width))
@@ -76,11 +81,13 @@ class FaceDetector:
         boxes, _, weights = self.cascade.detectMultiScale3(
             small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side), outputRejectLevels=True
         )
-        if len(boxes) == 0:
-            return None
-        best = int(np.argmax([w * h for _, _, w, h in boxes]))
-        x, y, w, h = (int(round(v / scale)) for v in boxes[best])
-        return Face((x, y, w, h), float(np.ravel(weights)[best]), self.crop(gray, (x, y, w, h)))
+        areas = [int(w) * int(h) for _, _, w, h in boxes]
+        order = sorted(range(len(boxes)), key=lambda i: -areas[i])[:most]  # ties: the cascade's order
+        found = []
+        for i in order:
+            x, y, w, h = (int(round(v / scale)) for v in boxes[i])
+            found.append(Face((x, y, w, h), float(np.ravel(weights)[i]), self.crop(gray, (x, y, w, h))))
+        return found
 
     def crop(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """A square crop around ``box`` with the margin (edges replicated past the frame),

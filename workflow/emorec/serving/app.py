@@ -3,7 +3,9 @@
 ``GET /`` is the page (drag and drop or choose a file; the probabilities as bars, the top
 label, the sex for a voice, the models that answered). ``POST /predict`` takes the file's
 raw bytes as the body (``curl --data-binary @clip.wav``) and answers what ``emorec predict``
-prints; ``GET /health`` lists the loaded models and how busy the server is.
+prints; ``GET /health`` lists the loaded models and how busy the server is. ``GET /live`` is
+the camera-and-microphone page (:mod:`emorec.serving.live`); its frames, voice windows and
+fusions go through ``/live/frame``, ``/live/voice`` and ``/live/fuse`` under the same limits.
 
 Every refusal is a status and a one-line ``error``:
 
@@ -26,7 +28,9 @@ work than its workers can finish.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,6 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from emorec.errors import EmorecError
+from emorec.serving import live
 from emorec.serving.media import OverLimit
 from emorec.serving.predictor import Predictor
 
@@ -151,7 +156,11 @@ def create_app(
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"models": predictor.sources, "busy": slots["taken"], "capacity": capacity})
 
-    async def predict(request: Request) -> JSONResponse:
+    async def answer(
+        request: Request, work: Callable[[bytes], dict[str, Any]], *, sniffed: bool = True
+    ) -> JSONResponse:
+        """``work``'s answer to the request's body, under the limits above; ``sniffed`` bodies
+        are media, checked from their headers first."""
         declared = int(request.headers.get("content-length") or 0)
         # refused before the body is read: the connection closes, so a client does not send its
         # next request into the unread rest of this one
@@ -176,18 +185,44 @@ def create_app(
                 return refuse(408, f"the upload did not arrive within {timeout_s:g} s")
             name = unquote(request.headers.get("x-filename") or request.query_params.get("name") or "upload")
             loop = asyncio.get_running_loop()
-            checked = await outcome(loop.run_in_executor(checks, predictor.check, body), name)
-            if isinstance(checked, JSONResponse):
-                return checked
-            work = loop.run_in_executor(pool, predictor.predict, body)
-            work.add_done_callback(release)  # the slot is free when the work ends, not when we stop waiting
+            if sniffed:
+                checked = await outcome(loop.run_in_executor(checks, predictor.check, body), name)
+                if isinstance(checked, JSONResponse):
+                    return checked
+            running = loop.run_in_executor(pool, work, body)
+            running.add_done_callback(
+                release
+            )  # the slot is free when the work ends, not when we stop waiting
             submitted = True
-            answer = await outcome(asyncio.shield(work), name)
-            return answer if isinstance(answer, JSONResponse) else JSONResponse({"input": name, **answer})
+            result = await outcome(asyncio.shield(running), name)
+            return result if isinstance(result, JSONResponse) else JSONResponse({"input": name, **result})
         finally:
             if not submitted:
                 release()
 
+    async def predict(request: Request) -> JSONResponse:
+        return await answer(request, predictor.predict)
+
+    async def live_page(request: Request) -> HTMLResponse:
+        return HTMLResponse(live.PAGE)
+
+    async def live_frame(request: Request) -> JSONResponse:
+        return await answer(request, partial(live.frame_faces, predictor))
+
+    async def live_voice(request: Request) -> JSONResponse:
+        return await answer(request, partial(live.voice_window, predictor))
+
+    async def live_fuse(request: Request) -> JSONResponse:
+        return await answer(request, partial(live.fuse_json, predictor), sniffed=False)
+
     return Starlette(
-        routes=[Route("/", page), Route("/health", health), Route("/predict", predict, methods=["POST"])]
+        routes=[
+            Route("/", page),
+            Route("/health", health),
+            Route("/predict", predict, methods=["POST"]),
+            Route("/live", live_page),
+            Route("/live/frame", live_frame, methods=["POST"]),
+            Route("/live/voice", live_voice, methods=["POST"]),
+            Route("/live/fuse", live_fuse, methods=["POST"]),
+        ]
     )

@@ -85,7 +85,7 @@ def _distribution(classes: Sequence[str], proba: np.ndarray) -> dict[str, float]
     return {c: round(float(p), 6) for c, p in zip(classes, proba)}
 
 
-def _answer(classes: Sequence[str], proba: np.ndarray) -> dict[str, Any]:
+def class_answer(classes: Sequence[str], proba: np.ndarray) -> dict[str, Any]:
     return {"label": classes[int(np.argmax(proba))], "probabilities": _distribution(classes, proba)}
 
 
@@ -208,7 +208,7 @@ class Predictor:
             return self.models["visual"].predict_proba(crops.reshape(-1, 48, 48, 1))
 
     # -- predictions -------------------------------------------------------------------
-    def _need(self, role: str, what: str) -> TrainedModel:
+    def need(self, role: str, what: str) -> TrainedModel:
         if role not in self.models:
             raise MediaError(f"{what} needs a {role} model, and none is loaded")
         return self.models[role]
@@ -219,22 +219,24 @@ class Predictor:
 
     def _voice_alone(self, clips: Sequence[np.ndarray], *, same_speaker: bool) -> list[dict[str, Any]]:
         table = self._audio_rows(clips, "batch" if same_speaker else "upload")
-        audio = self._need("audio", "audio")
+        audio = self.need("audio", "audio")
         proba = audio.predict_proba(self._audio_input(audio, table, same_speaker=same_speaker))
-        answers = [{**_answer(audio.classes, p), "models": {"audio": self.sources["audio"]}} for p in proba]
+        answers = [
+            {**class_answer(audio.classes, p), "models": {"audio": self.sources["audio"]}} for p in proba
+        ]
         if "sex" in self.models:
             sex = self.models["sex"]
             for answer, p in zip(
                 answers, sex.predict_proba(model_input(table, sex.input, **sex.input_options))
             ):
-                answer["sex"] = _answer(sex.classes, p)
+                answer["sex"] = class_answer(sex.classes, p)
                 answer["models"]["sex"] = self.sources["sex"]
         return answers
 
     def predict_image(self, data: bytes) -> dict[str, Any]:
-        visual = self._need("visual", "an image")
+        visual = self.need("visual", "an image")
         crop, where = self.face_crop(read_gray_image(data, self.limits))
-        answer = _answer(visual.classes, self.face_proba(crop[None])[0])
+        answer = class_answer(visual.classes, self.face_proba(crop[None])[0])
         return {**answer, "face": where, "models": {"visual": self.sources["visual"]}}
 
     def video_faces(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +290,7 @@ class Predictor:
         if len(frame_proba):
             visual = self.models["visual"]
             pooled = pool(frame_proba, pooling=self.recipe.pooling)
-            out["visual"] = {**_answer(visual.classes, pooled), "frames_with_face": len(frame_proba)}
+            out["visual"] = {**class_answer(visual.classes, pooled), "frames_with_face": len(frame_proba)}
             out["models"]["visual"] = self.sources["visual"]
             parts["visual"] = (visual.classes, pooled)
         track = self.voice_track(data)
@@ -302,7 +304,7 @@ class Predictor:
         if not parts:
             raise MediaError("no face in any sampled frame and no audio track (or no model for them)")
         classes, fused, method = self.fuse_tracks(parts)
-        return {**out, **_answer(classes, fused), "fusion": method}
+        return {**out, **class_answer(classes, fused), "fusion": method}
 
     def fuse_tracks(
         self, parts: Mapping[str, tuple[Sequence[str], np.ndarray]]

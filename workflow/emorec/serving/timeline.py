@@ -116,7 +116,7 @@ def plot_timeline(rows: list[dict[str, Any]], path: Path, *, title: str) -> None
     tracks = [t for t in TRACKS if any(r["track"] == t for r in rows)]
     names = {"visual": "face", "audio": "voice", "fused": "fusion"}
     classes = list(dict.fromkeys(c for r in rows for c in r["probabilities"]))
-    colours = dict(zip(classes, plt.get_cmap("tab10").colors))
+    colours = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(classes)}
     fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 2.2 * len(tracks) + 0.6), sharex=True, squeeze=False)
     for ax, track in zip(axes[:, 0], tracks):
         mine = [r for r in rows if r["track"] == track]
