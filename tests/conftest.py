@@ -75,6 +75,31 @@ def run(tmp_path_factory) -> Path:
     return workdir
 
 
+def emorec_serve(run: Path, port: int, *args: str) -> subprocess.Popen:
+    """``emorec serve`` on 127.0.0.1:``port`` with the models of the tiny run in ``run``;
+    ``args`` add options (``--max-mb 1``, another ``--configfile``)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emorec.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--root",
+            str(run),
+            "--configfile",
+            str(TINY),
+            *args,
+        ],
+        cwd=run,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:

@@ -7,8 +7,6 @@ The files are built at test time (nothing is stored in the repository)."""
 import io
 import signal
 import struct
-import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -16,7 +14,7 @@ import zlib
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ENV, REPO, free_port, wait_for, wav_bytes
+from conftest import emorec_serve, free_port, wait_for, wav_bytes
 
 from emorec.serving.media import (
     Limits,
@@ -27,8 +25,6 @@ from emorec.serving.media import (
     read_gray_image,
     sniff,
 )
-
-EMOREC = [sys.executable, "-m", "emorec.cli"]
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -184,27 +180,7 @@ def test_the_server_refuses_hostile_uploads_quickly_and_keeps_answering(run, tmp
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     before = sorted((p, p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file())
-    server = subprocess.Popen(
-        [
-            *EMOREC,
-            "serve",
-            "--port",
-            str(port),
-            "--max-mb",
-            "5",
-            "--root",
-            str(run),
-            "--configfile",
-            str(REPO / "tests/config/tiny.yaml"),
-            "--configfile",
-            str(config),
-        ],
-        cwd=run,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = emorec_serve(run, port, "--max-mb", "5", "--configfile", str(config))
     peak = 0.0
     try:
         wait_for(f"{url}/health", server)

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from emorec.archives import Archive
 from emorec.corpora.audio_ingest import MemberParser, NotUsed
+from emorec.corpora.speech_names import manifest_fields
 from emorec.errors import DataError
 from emorec.labels import LABELS
 
@@ -99,15 +100,7 @@ def manifest_row(
     sex = _sex(fields["sex"]) if fields.get("sex") else _sex(spec.get("sex", {}).get(speaker))
     clip = fields.get("clip") or PurePosixPath(member).stem
     extra = {k: v for k, v in fields.items() if k not in (*ROLE_GROUPS, "split", "path")}
-    return {
-        "sample_id": f"{corpus}-{speaker}-{clip}",
-        "label": label,
-        "original_label": original,
-        "speaker": f"{corpus}-{speaker}",
-        "sex": sex,
-        "inferred": "",
-        **extra,
-    }
+    return {**manifest_fields(corpus, speaker, clip, label, original, sex), **extra}
 
 
 def pattern_parser(corpus: str, spec: Mapping[str, Any]) -> MemberParser:

@@ -52,7 +52,9 @@ CREMAD_EMOTIONS = {
 CREMAD_INTENSITIES = ("LO", "MD", "HI", "XX")
 
 
-def _row(corpus: str, speaker: str, clip: str, label: str, original: str, sex: str) -> dict[str, Any]:
+def manifest_fields(
+    corpus: str, speaker: str, clip: str, label: str, original: str, sex: str
+) -> dict[str, Any]:
     """The common manifest fields; ids are ``<corpus>-<speaker>-<clip>``."""
     return {
         "sample_id": f"{corpus}-{speaker}-{clip}",
@@ -103,7 +105,9 @@ def parse_tess_name(name: str) -> dict[str, Any]:
             f"{path.name!r} is not <OAF|YAF>_<word>_<emotion>.wav and its folder {folder!r} names no speaker it abbreviates"
         )
     _require_known(emotion, TESS_EMOTIONS, "TESS emotion")
-    row = _row("tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker])
+    row = manifest_fields(
+        "tess", speaker, f"{word}-{emotion}", TESS_EMOTIONS[emotion], emotion, TESS_SPEAKERS[speaker]
+    )
     row["inferred"] = "; ".join(inferred)
     return row
 
@@ -121,7 +125,7 @@ def parse_savee_name(name: str) -> dict[str, Any]:
         raise ValueError(f"{name!r} is neither <speaker>_<code><nn>.wav nor <speaker>/<code><nn>.wav")
     _require_known(speaker, SAVEE_SPEAKERS, "SAVEE speaker")
     _require_known(code, SAVEE_EMOTIONS, "SAVEE emotion code")
-    return _row("savee", speaker, f"{code}{number}", SAVEE_EMOTIONS[code], code, "male")
+    return manifest_fields("savee", speaker, f"{code}{number}", SAVEE_EMOTIONS[code], code, "male")
 
 
 def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -136,7 +140,7 @@ def parse_cremad_name(name: str, *, sexes: Mapping[str, str] | None = None) -> d
         raise ValueError(f"actor {actor} is outside 1001-1091")
     _require_known(emotion, CREMAD_EMOTIONS, "CREMA-D emotion")
     _require_known(intensity, CREMAD_INTENSITIES, "CREMA-D intensity")
-    return _row(
+    return manifest_fields(
         "cremad",
         actor,
         f"{sentence}_{emotion}_{intensity}",
