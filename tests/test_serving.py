@@ -447,7 +447,7 @@ def test_live_page_with_a_fake_camera_and_microphone(run, shared_data, tmp_path)
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", server)
-        with headless_chromium(1200, 800, flags) as page:
+        with headless_chromium(1200, 1000, flags) as page:
             page.get(f"http://127.0.0.1:{port}/live")
             assert "Nothing is stored" in page.find_element(By.TAG_NAME, "body").text
             page.find_element(By.ID, "start").click()

@@ -65,7 +65,7 @@ PAGE = """<!doctype html>
 body{font-family:system-ui,sans-serif;max-width:62rem;margin:1.5rem auto;padding:0 1rem;color:#222}
 #stage{position:relative;display:inline-block;background:#111;min-width:320px;min-height:240px}
 #stage video{display:block;max-width:640px;width:100%}#stage canvas{position:absolute;left:0;top:0}
-.row{display:flex;gap:1.5rem;flex-wrap:wrap}section{min-width:17rem}h2{font-size:1.1rem;margin:.6rem 0 .3rem}
+.row{display:flex;gap:1.5rem;flex-wrap:wrap;align-items:flex-start}section{min-width:17rem}h2{font-size:1.1rem;margin:.6rem 0 .3rem}
 .bar{display:flex;align-items:center;margin:.15rem 0;font-size:.9rem}.bar span{width:6.5rem}
 .bar div{background:#3a7bd5;height:.9rem;border-radius:3px;margin-right:.4rem}
 #voice .bar div{background:#d5803a}#fusion .bar div{background:#5a3ad5}

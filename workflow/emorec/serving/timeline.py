@@ -88,7 +88,7 @@ def write_timeline(rows: list[dict[str, Any]], prefix: str | Path, *, title: str
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     classes = list(dict.fromkeys(c for r in rows for c in r["probabilities"]))
-    paths = [prefix.with_suffix(s) for s in (".csv", ".json", ".png")]
+    paths = [prefix.parent / f"{prefix.name}{s}" for s in (".csv", ".json", ".png")]
     with paths[0].open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["start_s", "end_s", "track", "label", *classes])
@@ -130,7 +130,7 @@ def plot_timeline(rows: list[dict[str, Any]], path: Path, *, title: str) -> None
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"{names[track]}\nprobability")
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(ncol=4, fontsize=8, loc="upper right")
+        ax.legend(ncol=4, fontsize=7, loc="upper right")
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
