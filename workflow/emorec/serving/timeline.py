@@ -17,7 +17,7 @@ import numpy as np
 
 from emorec.fusion import pool
 from emorec.serving.media import MediaError, read_audio, sniff
-from emorec.serving.predictor import Predictor
+from emorec.serving.predictor import Predictor, class_answer
 
 TRACKS = ("visual", "audio", "fused")
 #: The shortest audio window the voice model is asked about (at a file's end).
@@ -78,8 +78,7 @@ def _row(start: float, end: float, track: str, classes: list[str], proba: np.nda
         "start_s": round(start, 3),
         "end_s": round(end, 3),
         "track": track,
-        "label": classes[int(np.argmax(proba))],
-        "probabilities": {c: round(float(p), 6) for c, p in zip(classes, proba)},
+        **class_answer(classes, proba),
     }
 
 
