@@ -54,7 +54,7 @@ def main() -> None:
 
     from emorec.datasets import encode, model_input, read_features, split_rows
     from emorec.models import batch_norm, keras_nets
-    from emorec.models.store import load_model
+    from emorec.models.store import load_model, read_timings
 
     keras_nets.configure_tensorflow(threads=2, seed=0)
     trained = load_model(args.workdir / "data/models/visual/cnn")
@@ -102,13 +102,11 @@ def main() -> None:
             f"{args.other} as saved": (other, "as saved"),
             "mean of the two as saved": (_Mean(trained.estimator, other), "as saved"),
         }
-    history = (
-        card["history"] if isinstance(card["history"], list) else [card["history"]]
-    )  # one dict before ensembles
-    epochs = [s for network in history for s in network["epoch_seconds"]]
+    timings = read_timings("data/models/visual/cnn", root=args.workdir)
+    epochs = [s for network in timings["epoch_seconds"] for s in network]
     print(
-        f"face CNN of {args.workdir}: {len(history)} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
-        f"(median {np.median(epochs):.0f} s), trained in {card['training_seconds'] / 60:.0f} min (its card)"
+        f"face CNN of {args.workdir}: {len(timings['epoch_seconds'])} network(s), {core.count_params():,} parameters, {len(epochs)} epochs "
+        f"(median {np.median(epochs):.0f} s), trained in {timings['training_seconds'] / 60:.0f} min"
     )
     print(
         "| averaging | views | val acc. | val UAR | PrivateTest acc. | PrivateTest UAR | seconds (both splits) |"

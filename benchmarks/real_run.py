@@ -21,6 +21,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from emorec.models.store import read_timings
 from emorec.runner import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,20 +101,21 @@ def main(reports: str, json_path: str | None = None) -> None:
     print(
         f"| all jobs | {sum(map(len, per_rule.values()))} | {sum(sum(s) for s in per_rule.values()):.0f} | |"
     )
-    print("\nTraining time recorded in each model card (training_seconds):")
+    print("\nTraining time of each model (logs/train/*.timings.json, or the card of an older run):")
     for card in sorted((REPO / "data" / "models").glob("*/*/card.json")):
-        data = json.loads(card.read_text())
-        networks = data.get("history", [])
-        epochs = [s for network in networks for s in network["epoch_seconds"]]
+        timings = read_timings(card.parent.relative_to(REPO), root=REPO)
+        epochs = [s for network in timings.get("epoch_seconds", []) for s in network]
         extra = (
             (
-                f", {len(networks)} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
-                f" {sum(epochs) / 60:.0f} min of epochs (a resumed run's card counts its last process only)"
+                f", {len(timings['epoch_seconds'])} network(s), {len(epochs)} epochs, median {sorted(epochs)[len(epochs) // 2]:.0f} s per epoch,"
+                f" {sum(epochs) / 60:.0f} min of epochs (a resumed job counts its last process only)"
             )
             if epochs
             else ""
         )
-        print(f"- {card.parent.parent.name}.{card.parent.name}: {data['training_seconds']:.0f} s{extra}")
+        print(
+            f"- {card.parent.parent.name}.{card.parent.name}: {timings.get('training_seconds', 0):.0f} s{extra}"
+        )
     if json_path:
         Path(json_path).write_text(json.dumps(record(runs, latest), indent=2) + "\n")
 

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from emorec.models.store import timings_path
 from emorec.runner import rule_context
 from emorec.stages.train import train_sklearn_audio
 
@@ -13,4 +14,5 @@ with rule_context(snakemake.log[0], threads=snakemake.threads):
         seed=snakemake.params.seed,
         threads=snakemake.threads,
         input_options=snakemake.params.input_options,
+        timings=timings_path(Path(snakemake.output.model).parent),
     )

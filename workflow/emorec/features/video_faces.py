@@ -193,15 +193,15 @@ def extract_video_faces(
         "clips_without_face": faceless,
         "decode_failures": failures,
         "by_av": dict(sorted(Counter(c["av"] for c in manifest).items())),
-        "seconds": round(time.perf_counter() - started, 1),
         "per_clip": per_clip,
     }
     write_json(summary_path, summary)
     log.info(
-        "%d clips: %d of %d sampled frames with a face; %d clips without a face",
+        "%d clips: %d of %d sampled frames with a face; %d clips without a face (%.1f s)",
         len(manifest),
         len(rows),
         sampled_total,
         len(faceless),
+        time.perf_counter() - started,
     )
     return summary

@@ -6,6 +6,8 @@ format. The card says what the model takes (:data:`emorec.datasets.INPUTS`), whi
 its outputs are, how it was trained, on which data (SHA-256) and how long it took.
 """
 
+import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,10 @@ from emorec.errors import DataError
 from emorec.jsonio import read_json, write_json
 
 MODEL_FILES = {"sklearn": "model.skops", "keras": "model.keras"}
+#: The time every member of a saved model's zip carries (the earliest a zip can hold), and
+#: Keras' ``date_saved``: the same weights give the same bytes on every run (dvc.lock).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+KERAS_DATE_SAVED = "1980-01-01@00:00:00"
 #: Module prefixes whose types a skops file may contain.
 TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
@@ -71,8 +77,80 @@ def save_model(estimator: Any, directory: str | Path, *, framework: str, card: d
         import skops.io
 
         skops.io.dump(estimator, path)
+    _without_save_times(path)
     card = {**card, "framework": framework, "file": path.name}
     write_json(directory / "card.json", card)
+
+
+def _without_save_times(path: Path) -> None:
+    """Rewrite the zip at ``path`` (``.keras`` and ``.skops`` files are zips) with what is the
+    same on every run: :data:`ZIP_TIME` on every member, Keras' ``metadata.json`` dated
+    :data:`KERAS_DATE_SAVED`, and skops' object ids (memory addresses, in ``schema.json`` and
+    as array file names) renumbered in order of appearance."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: (info, archive.read(info)) for info in archive.infolist()}
+    renamed: dict[str, str] = {}
+    if "schema.json" in members:
+        info, data = members["schema.json"]
+        schema = _renumbered(json.loads(data), {}, renamed)
+        members["schema.json"] = (info, json.dumps(schema, indent=2).encode())
+    if "metadata.json" in members:
+        info, data = members["metadata.json"]
+        metadata = json.loads(data)
+        if "date_saved" in metadata:
+            metadata["date_saved"] = KERAS_DATE_SAVED
+        members["metadata.json"] = (info, json.dumps(metadata, indent=4).encode())
+    rewritten = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(rewritten, "w") as archive:
+        for name, (info, data) in sorted(members.items(), key=lambda m: renamed.get(m[0], m[0])):
+            member = zipfile.ZipInfo(renamed.get(name, name), date_time=ZIP_TIME)
+            member.compress_type, member.external_attr = info.compress_type, info.external_attr
+            archive.writestr(member, data)
+    rewritten.replace(path)
+
+
+def _renumbered(node: Any, ids: dict[int, int], files: dict[str, str]) -> Any:
+    """``node`` of a skops schema with every ``__id__`` replaced by its order of appearance
+    (the same object keeps one number) and every array file named after it (``files``: old
+    name -> new name)."""
+    if isinstance(node, list):
+        return [_renumbered(item, ids, files) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "__id__" and isinstance(value, int):
+            value = ids.setdefault(value, len(ids) + 1)
+        elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+            value = files.setdefault(value, f"{len(files) + 1:06d}.npy")
+        out[key] = _renumbered(value, ids, files)
+    return out
+
+
+def timings_path(model_dir: str | Path) -> Path:
+    """Where the job that trains the model in ``model_dir`` (``data/models/<modality>/<name>``)
+    writes its seconds: beside its log, ``logs/train/<modality>_<name>.timings.json``. Not in
+    the card: two runs never take the same time, and the card is a hashed output (dvc.lock)."""
+    folder = Path(model_dir)
+    return Path("logs/train") / f"{folder.parent.name}_{folder.name}.timings.json"
+
+
+def read_timings(model_dir: str | Path, root: str | Path = ".") -> dict[str, Any]:
+    """The training job's ``training_seconds`` and ``epoch_seconds`` (one list per network)
+    from :func:`timings_path` under ``root``; a card from before they moved there keeps
+    them itself. ``{}`` when neither has them."""
+    path = Path(root) / timings_path(model_dir)
+    if path.is_file():
+        return read_json(path)
+    card = read_card(Path(root) / model_dir)
+    if "training_seconds" not in card:
+        return {}
+    history = card.get("history", [])
+    networks = history if isinstance(history, list) else [history]  # one dict before ensembles
+    return {
+        "training_seconds": card["training_seconds"],
+        "epoch_seconds": [n["epoch_seconds"] for n in networks if "epoch_seconds" in n],
+    }
 
 
 def read_card(directory: str | Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from emorec.archives import file_sha256
 from emorec.datasets import model_input, read_features
 from emorec.errors import EmorecError
 from emorec.jsonio import read_json, write_json
-from emorec.models.store import load_model, read_card
+from emorec.models.store import load_model, read_card, read_timings
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,11 @@ def _log_end_to_end(
             ", ".join(f"{r}: {s}" for r, s in sources.items()),
         )
     return logged
+
+
+def _seconds(model_dir: str | Path) -> dict[str, float]:
+    timings = read_timings(model_dir)
+    return {"training_seconds": float(timings["training_seconds"])} if timings else {}
 
 
 def _metrics_under(metrics: Mapping[str, float | int], prefix: str) -> dict[str, float]:
@@ -348,9 +353,7 @@ def track_pipeline(
                             }
                         )
                     )
-                    mlflow.log_metrics(
-                        {**_metrics_under(metrics, prefix), "training_seconds": card["training_seconds"]}
-                    )
+                    mlflow.log_metrics({**_metrics_under(metrics, prefix), **_seconds(model.model_dir)})
                     _log_training_data(model, card)
                     mlflow.log_artifacts(model.report_dir, artifact_path="evaluation")
                     mlflow.log_artifact(str(Path(model.model_dir) / "card.json"))

@@ -16,6 +16,7 @@ import numpy as np
 
 from emorec.archives import file_sha256
 from emorec.datasets import classes_of, encode, model_input, read_features, split_rows
+from emorec.jsonio import write_json
 from emorec.models import batch_norm, keras_nets, sklearn_audio
 from emorec.models.store import save_model
 
@@ -36,7 +37,6 @@ def _card(
     seed: int,
     n_train: int,
     n_val: int,
-    seconds: float,
     **extra: Any,
 ) -> dict[str, Any]:
     return {
@@ -49,9 +49,14 @@ def _card(
         "data": {"path": str(features), "sha256": file_sha256(Path(features))},
         "n_train": n_train,
         "n_val": n_val,
-        "training_seconds": round(seconds, 2),
         **extra,
     }
+
+
+def _write_timings(path: str | Path | None, seconds: float, **extra: Any) -> None:
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"training_seconds": round(seconds, 2), **extra})
 
 
 def _recalibrated(network: Any, x_train: np.ndarray, *, val: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
@@ -70,7 +75,7 @@ def _recalibrated(network: Any, x_train: np.ndarray, *, val: tuple[np.ndarray, n
         before,
         after,
     )
-    return {"layers": layers, "val_accuracy_before": before, "val_accuracy_after": after, "seconds": seconds}
+    return {"layers": layers, "val_accuracy_before": before, "val_accuracy_after": after}
 
 
 def train_sklearn_audio(
@@ -83,11 +88,13 @@ def train_sklearn_audio(
     seed: int,
     threads: int,
     input_options: Mapping[str, Any] | None = None,
+    timings: str | Path | None = None,
 ) -> dict[str, Any]:
     """Tune and fit the scikit-learn audio model ``kind`` on the descriptors; save it.
 
     ``input_options`` (descriptor groups, speaker normalisation) go to
     :func:`emorec.datasets.model_input` and into the card, so evaluation rebuilds the same input.
+    ``timings`` is a JSON file for the seconds it took (:func:`timings_path`).
     """
     options = dict(input_options or {})
     start = time.perf_counter()
@@ -140,7 +147,6 @@ def train_sklearn_audio(
         seed=seed,
         n_train=len(train),
         n_val=len(val),
-        seconds=seconds,
         best_params=search["best_params"],
         cv_macro_f1=search["cv_macro_f1"],
         cv_folds=folds,
@@ -148,6 +154,7 @@ def train_sklearn_audio(
         input_options=options,
     )
     save_model(model, model_dir, framework="sklearn", card=card)
+    _write_timings(timings, seconds)
     return card
 
 
@@ -161,6 +168,7 @@ def train_keras(
     seed: int,
     threads: int,
     input_options: Mapping[str, Any] | None = None,
+    timings: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit the Keras network ``net`` with early stopping on the validation split; save it.
 
@@ -174,8 +182,8 @@ def train_keras(
     ``input_options`` as for :func:`train_sklearn_audio` (speaker normalisation of log-mels).
 
     Each network checkpoints every epoch under ``model_dir/resume/``, so a rerun of a killed
-    job resumes where it stopped (:func:`keras_nets.fit`); the card's seconds are then this
-    process's, and its history's ``epoch_seconds`` those of every epoch."""
+    job resumes where it stopped (:func:`keras_nets.fit`). ``timings`` (a JSON file) gets this
+    process's seconds and every network's ``epoch_seconds``, resumed epochs included."""
     options = dict(input_options or {})
     keras_nets.configure_tensorflow(threads=threads, seed=seed)
     start = time.perf_counter()
@@ -195,7 +203,7 @@ def train_keras(
         x_train.shape[1:],
         len(classes),
     )
-    networks, history = [], []
+    networks, history, epoch_seconds = [], [], []
     resume = (
         Path(model_dir) / "resume"
     )  # per-epoch checkpoints: a killed job's rerun resumes them; gone once saved
@@ -216,6 +224,7 @@ def train_keras(
                 log=log,
             )
         )
+        epoch_seconds.append(history[-1].pop("epoch_seconds"))
         log.info(
             "%s %s, seed %d: best epoch %d of %d, %.1f s so far",
             modality,
@@ -248,7 +257,6 @@ def train_keras(
         seed=seed,
         n_train=len(train),
         n_val=len(val),
-        seconds=seconds,
         threads=threads,
         history=history,
         n_parameters=n_parameters,
@@ -256,4 +264,5 @@ def train_keras(
     )
     save_model(model, model_dir, framework="keras", card=card)
     shutil.rmtree(resume, ignore_errors=True)
+    _write_timings(timings, seconds, epoch_seconds=epoch_seconds)
     return card
