@@ -5,6 +5,8 @@ stage is one of its deps, each stage's command builds everything the stage decla
 result-affecting params section is declared, and every confusion matrix is a DVC plot.
 """
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -133,3 +135,77 @@ def test_every_confusion_matrix_is_a_dvc_plot(dag):
             plotted.update(definition["y"])
     figures = {o for job in dag for o in job["output"] if re.search(r"confusion\.(csv|png)$|f1\.png$", o)}
     assert figures == plotted
+
+
+def lock_entries(lock_path) -> dict[str, dict]:
+    """Every dep and out of a ``dvc.lock`` by path: md5, size (and nfiles for folders)."""
+    lock = yaml.safe_load(lock_path.read_text())
+    return {
+        entry["path"]: entry
+        for stage in lock["stages"].values()
+        for kind in ("deps", "outs")
+        for entry in stage.get(kind, [])
+    }
+
+
+@pytest.mark.parametrize("lock", ["dvc.lock", "reports/real/dvc.lock"])
+def test_committed_locks_match_the_committed_results(lock):
+    """Each lock is the lock of the run whose metrics are committed: a results commit without
+    its lock (or the other way round) fails here."""
+    entries = lock_entries(REPO / lock)
+    for path in (
+        "reports/metrics.json",
+        "reports/results.md",
+        "reports/real/metrics.json",
+        "reports/real/results.md",
+    ):
+        if path in entries:
+            assert entries[path]["md5"] == hashlib.md5((REPO / path).read_bytes()).hexdigest(), path
+    assert any(p.endswith("metrics.json") for p in entries)
+
+
+def test_the_real_archives_table_in_the_docs_is_the_locks():
+    entries = lock_entries(REPO / "reports/real/dvc.lock")
+    archives = {p: e for p, e in entries.items() if p.startswith("data/raw/")}
+    assert len(archives) == 5
+    rows = re.findall(
+        r"^\| `(data/raw/[^`]+)` \|[^|]*\| ([\d,]+) \| `([0-9a-f]{32})` \|$",
+        (REPO / "docs/data.md").read_text(),
+        re.M,
+    )
+    assert {p: (int(size.replace(",", "")), md5) for p, size, md5 in rows} == {
+        p: (e["size"], e["md5"]) for p, e in archives.items()
+    }
+
+
+def test_the_real_stage_is_frozen_and_runs_the_real_profile():
+    (stage,) = yaml.safe_load((REPO / "reports/real/dvc.yaml").read_text())["stages"].values()
+    assert stage["frozen"] is True and stage["wdir"] == "../.."
+    assert stage["cmd"] == "snakemake -j8 --configfile config/real.yaml"
+    real = yaml.safe_load((REPO / "config/real.yaml").read_text())
+    archives = [real["corpora"][c]["archive"] for c in [*real["corpora"]["speech"], "fer2013"]]
+    assert sorted(a for a in stage["deps"] if a.startswith("data/raw/")) == sorted(archives)
+
+
+def test_the_demo_lock_is_of_this_code_and_these_params():
+    """dvc.lock must be re-committed with every change to the code or params.yaml (run the
+    pipeline, ``dvc commit -f dvc.yaml``): otherwise a fresh clone's ``dvc status`` lists every
+    stage as changed. Only the committed deps are compared here (a clone has no outputs)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json", "dvc.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    stale = {
+        stage: {
+            path: change
+            for path, change in entry["changed deps"].items()
+            if path in ("Snakefile", "workflow", "params.yaml")
+        }
+        for stage, entries in json.loads(result.stdout).items()
+        for entry in entries
+        if isinstance(entry, dict) and "changed deps" in entry
+    }
+    assert not {s: c for s, c in stale.items() if c}, f"dvc.lock is stale (re-run and dvc commit): {stale}"

@@ -1,8 +1,10 @@
 """A team's DVC round trip, as the README's "Sharing data and models" tells it: a raw archive
 ``dvc add``-ed, ``dvc repro``, ``dvc push`` to a remote; a teammate's fresh ``git clone``,
-``dvc pull`` and ``snakemake --touch``, after which nothing is left to run and every pulled
-file equals the original."""
+``dvc pull`` and ``snakemake --touch``, after which only the MLflow record is left to run and
+every pulled file equals the original. And a reviewer's fresh clone that runs the pipeline
+itself: ``dvc commit`` leaves the committed ``dvc.lock`` as it is, hash for hash."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -45,14 +47,20 @@ def tracked_files(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.e2e
-def test_push_then_a_fresh_clone_pulls_everything_and_has_nothing_to_rerun(tmp_path):
-    project, remote, teammate = tmp_path / "project", tmp_path / "remote", tmp_path / "teammate"
+def dvc(cwd: Path, *argv: str) -> str:
+    return sh(cwd, sys.executable, "-m", "dvc", *argv)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The repository on the tiny demo, with FER2013 as a ``dvc add``-ed archive, after ``dvc
+    repro`` and ``dvc push`` to a local remote (``<project>/../remote``), all committed."""
+    project = tmp_path_factory.mktemp("dvc") / "project"
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file() and not name.startswith("reports/real/"):
+        if (REPO / name).is_file() and not name.startswith("reports/real/") and name != "dvc.lock":
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, project / name)
     # The project's own params: the tiny demo, with FER2013 as a raw archive the team versions.
@@ -62,29 +70,54 @@ def test_push_then_a_fresh_clone_pulls_everything_and_has_nothing_to_rerun(tmp_p
     make_demo_fer2013(path=project / "data/raw/fer2013.csv", rows=300, seed=5)
 
     sh(project, "git", "init", "-q", "-b", "main")
-    sh(project, sys.executable, "-m", "dvc", "add", "data/raw/fer2013.csv")
-    sh(project, sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(remote))
+    dvc(project, "add", "data/raw/fer2013.csv")
+    dvc(project, "remote", "add", "-d", "store", str(project.parent / "remote"))
     sh(project, "git", "add", "-A")
     sh(project, "git", "commit", "-qm", "project")
-    sh(project, sys.executable, "-m", "dvc", "repro")
+    dvc(project, "repro")
     sh(project, "git", "add", "-A")
     sh(project, "git", "commit", "-qm", "results")
-    sh(project, sys.executable, "-m", "dvc", "push")
-    assert "up to date" in sh(project, sys.executable, "-m", "dvc", "status")
+    dvc(project, "push")
+    assert "up to date" in dvc(project, "status")
+    return project
 
+
+@pytest.mark.e2e
+def test_push_then_a_fresh_clone_pulls_everything_and_has_only_tracking_to_rerun(project, tmp_path):
+    teammate = tmp_path / "teammate"
     sh(tmp_path, "git", "clone", "-q", str(project), str(teammate))
     assert not (teammate / "data/models").exists() and not (teammate / "data/raw/fer2013.csv").exists()
-    sh(teammate, sys.executable, "-m", "dvc", "pull")
+    dvc(teammate, "pull")
     sh(teammate, sys.executable, "-m", "snakemake", "-j8", "--touch")
     dry = sh(teammate, sys.executable, "-m", "snakemake", "-j8", "-n")
-    assert "Nothing to be done" in dry, dry[-3000:]
-    assert "up to date" in sh(teammate, sys.executable, "-m", "dvc", "status")
-    assert "in sync" in sh(teammate, sys.executable, "-m", "dvc", "status", "-c")
-    assert (
-        sh(teammate, sys.executable, "-m", "dvc", "metrics", "diff").strip() == ""
-    )  # against HEAD: nothing changed
+    # the MLflow run record is not a DVC out (run ids differ on every run): the teammate's run
+    # logs the pulled models to their own MLflow, and nothing else
+    assert re.findall(r"^rule (\w+):", dry, re.M) == ["track"], dry[-3000:]
+    assert "up to date" in dvc(teammate, "status")
+    assert "in sync" in dvc(teammate, "status", "-c")
+    assert dvc(teammate, "metrics", "diff").strip() == ""  # against HEAD: nothing changed
 
     ours, theirs = tracked_files(project), tracked_files(teammate)
-    assert "data/models/visual/cnn/model.keras" in theirs and "reports/mlflow_run.json" in theirs
-    assert theirs.keys() == ours.keys()
+    assert "data/models/visual/cnn/model.keras" in theirs and "reports/mlflow_run.json" not in theirs
+    assert theirs.keys() == ours.keys() - {"reports/mlflow_run.json"}
     assert [k for k, v in theirs.items() if ours[k] != v] == []
+
+
+@pytest.mark.e2e
+def test_a_fresh_clone_that_runs_the_pipeline_reproduces_the_lock_hash_for_hash(project, tmp_path):
+    """What a reviewer does with the README's commands: run Snakemake in a fresh clone (no
+    pull), ``dvc commit``; the committed lock must not move, and every output (the MLflow
+    record aside) must have the project's bytes. Fails when an output stops being reproducible."""
+    reviewer = tmp_path / "reviewer"
+    sh(tmp_path, "git", "clone", "-q", str(project), str(reviewer))
+    shutil.copy2(project / "data/raw/fer2013.csv", reviewer / "data/raw/fer2013.csv")  # as a dvc pull of it
+    sh(reviewer, sys.executable, "-m", "snakemake", "-j8")
+    dvc(reviewer, "commit", "-f", "dvc.yaml")
+    ours, theirs = tracked_files(project), tracked_files(reviewer)
+    differ = [k for k in ours.keys() & theirs.keys() if ours[k] != theirs[k]]
+    assert differ == ["reports/mlflow_run.json"], f"not the same bytes in two runs: {sorted(differ)}"
+    lock = subprocess.run(
+        ["git", "diff", "--exit-code", "dvc.lock"], cwd=reviewer, capture_output=True, text=True
+    )
+    assert lock.returncode == 0, lock.stdout[-4000:]
+    assert "up to date" in dvc(reviewer, "status")
