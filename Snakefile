@@ -36,17 +36,17 @@ rule all:
 # Targets of the DVC stages in dvc.yaml (one stage per step of the flow).
 rule all_demo:
     input:
-        [DEMO_ARCHIVES[c] for c in [*SPEECH_CORPORA, "fer2013"] if is_demo_archive(c)],
+        [DEMO_ARCHIVES[c] for c in CORPORA if is_demo_archive(c)],
         [a for a in video_archives() if is_demo_path(a, "ravdess_video")],
     localrule: True
 
 
 rule all_data:
     input:
-        [ingest_outputs(corpus)["rejects"] for corpus in [*SPEECH_CORPORA, "fer2013"]],
+        [ingest_outputs(corpus)["rejects"] for corpus in CORPORA],
         FEATURE_TABLES["audio"],
         FEATURE_TABLES["audio_sex"],
-        "data/features/fer2013/faces.parquet",
+        FEATURE_TABLES["visual"],
         list(VIDEO_TABLES.values()) if USES_VIDEO else [],
     localrule: True
 

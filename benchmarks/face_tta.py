@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/face_tta.py WORKDIR [--shift 1 2 3] [--diagonal] [--crop 0 2] [--with MODEL_DIR] [--recalibrate-bn] > benchmarks/face_tta.txt
 
 WORKDIR is a finished real-profile run (``data/models/visual/cnn`` and
-``data/features/fer2013/faces.parquet``). The saved model's own network (the one inside its
+``data/features/faces.parquet``). The saved model's own network (the one inside its
 test-time-averaging wrapper) is scored with no averaging, with the mirror only, and with the
 mirror and each ``--shift``'s pixel moves (with several, all of them together too; ``--diagonal``
 adds the same with the corner moves); each ``--crop`` adds those rows for the same weights on
@@ -60,7 +60,7 @@ def main() -> None:
     trained = load_model(args.workdir / "data/models/visual/cnn")
     card = trained.card
     core = next(layer for layer in trained.estimator.layers if layer.name == "face_cnn")
-    table = read_features(args.workdir / "data/features/fer2013/faces.parquet")
+    table = read_features(args.workdir / "data/features/faces.parquet")
     hp = card["hyper_parameters"]
     cores = {
         "": core

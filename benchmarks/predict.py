@@ -79,7 +79,7 @@ def main() -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
-    faces = pq.read_table("data/features/fer2013/faces.parquet").slice(0, 40).column("pixels").to_pylist()
+    faces = pq.read_table("data/features/faces.parquet").slice(0, 40).column("pixels").to_pylist()
     import cv2
 
     images = [cv2.imencode(".png", np.frombuffer(f, np.uint8).reshape(48, 48))[1].tobytes() for f in faces]

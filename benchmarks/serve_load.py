@@ -41,7 +41,7 @@ def files(workdir: Path) -> list[tuple[str, bytes]]:
         wavs = [z.read(n) for n in sorted(z.namelist()) if n.endswith(".wav")][:40]
     with zipfile.ZipFile(workdir / "data/raw/demo/ravdess_video_demo.zip") as z:
         clips = [z.read(n) for n in sorted(z.namelist()) if n.endswith(".mp4")][:6]
-    faces = pq.read_table(workdir / "data/features/fer2013/faces.parquet").to_pandas()
+    faces = pq.read_table(workdir / "data/features/faces.parquet").to_pandas()
     pngs = [
         cv2.imencode(".png", np.frombuffer(p, np.uint8).reshape(48, 48))[1].tobytes()
         for p in faces["pixels"][:30]

@@ -71,7 +71,7 @@ def demo_tables(tmp_path_factory):
         max_reject_fraction=0,
     )
     face_features(
-        manifest_path=tmp / "fm.parquet", output_path=tmp / "faces.parquet", equalize_histogram=True
+        manifest_paths=[tmp / "fm.parquet"], output_path=tmp / "faces.parquet", equalize_histogram=True
     )
     return pq.read_table(tmp / "audio.parquet").to_pandas(), pq.read_table(tmp / "faces.parquet")
 

@@ -139,7 +139,9 @@ def test_face_features_table(tmp_path):
     write_table(manifest, tmp_path / "m.parquet", FACE_MANIFEST)
     for flag in (False, True):
         face_features(
-            manifest_path=tmp_path / "m.parquet", output_path=tmp_path / "f.parquet", equalize_histogram=flag
+            manifest_paths=[tmp_path / "m.parquet"],
+            output_path=tmp_path / "f.parquet",
+            equalize_histogram=flag,
         )
         table = pq.read_table(tmp_path / "f.parquet")
         assert table.schema.equals(FACE_FEATURES)

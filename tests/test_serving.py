@@ -171,7 +171,7 @@ def demo_files(run: Path, folder: Path) -> dict[str, Path]:
         (folder / "clip.mp4").write_bytes(z.read(mp4))
     import pyarrow.parquet as pq
 
-    faces = pq.read_table(run / "data/features/fer2013/faces.parquet").to_pandas()
+    faces = pq.read_table(run / "data/features/faces.parquet").to_pandas()
     face = faces[faces["split"] == "test"].iloc[0]
     pixels = np.frombuffer(face["pixels"], np.uint8).reshape(48, 48)
     (folder / "face.png").write_bytes(cv2.imencode(".png", pixels)[1].tobytes())

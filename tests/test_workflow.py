@@ -5,6 +5,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -54,7 +55,7 @@ def test_dag_writes_every_table_with_its_schema(run):
     assert audio.schema.equals(AudioFeatureParams(egemaps=True).schema, check_metadata=False)
     assert audio.num_rows == 4 * 60
     assert sorted(set(audio.column("split").to_pylist())) == ["test", "train", "val"]
-    faces = pq.read_table(run / "data/features/fer2013/faces.parquet")
+    faces = pq.read_table(run / "data/features/faces.parquet")
     assert faces.schema.equals(FACE_FEATURES) and faces.num_rows == 300
     assert (run / "logs/features/ravdess/shard_001.log").read_text().count("clips") >= 1
     video = pq.read_table(run / "data/interim/ravdess_video/manifest.parquet")
@@ -170,12 +171,7 @@ def test_mlflow_has_one_parent_run_with_nested_runs_and_servable_models(run):
     for modality, name in (("audio", "svm"), ("visual", "cnn")):
         model = mlflow.pyfunc.load_model(f"models:/emorec-{modality}-{name}/1")
         features = pq.read_table(
-            run
-            / (
-                "data/features/audio.parquet"
-                if modality == "audio"
-                else "data/features/fer2013/faces.parquet"
-            )
+            run / ("data/features/audio.parquet" if modality == "audio" else "data/features/faces.parquet")
         )
         row = (
             model_input(features.slice(0, 1), "descriptors", descriptors=["egemaps"])
@@ -221,7 +217,42 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
     """Train on (tiny demo) RAVDESS, test on the real TESS and SAVEE samples: parameters only.
     Two more corpora are declared in the config alone: ``emolab`` (kind pattern: TESS's clips
     under other names, a pure test set) and ``mylab`` (kind manifest: SAVEE's clips listed in a
-    CSV, speaker DC training beside RAVDESS, JK held out)."""
+    CSV, speaker DC training beside RAVDESS, JK held out). And two face-image sets (kind
+    image_folders): ``ferfolders`` (real FER2013 faces at 96x96 in train/test folders, training
+    the face CNN beside the demo's) and ``ravfaces`` (a frame of each real RAVDESS video of
+    actor 05, whole frames in which the face is found: a pure test set)."""
+    import cv2
+
+    from emorec.video_io import sample_frames
+
+    with zipfile.ZipFile(shared_data / "fer2013" / "fer2013_images.zip") as fer:
+        names = sorted(n for n in fer.namelist() if n.endswith(".jpg"))
+        chosen = [
+            n
+            for split in ("train", "test")
+            for e in ("happy", "sad", "angry")
+            for n in [m for m in names if f"{split}/{e}/" in m][:6]
+        ]
+        make_zip(
+            tmp_path / "ferfolders.zip",
+            {
+                n.replace(".jpg", ".png"): cv2.imencode(
+                    ".png",
+                    cv2.resize(
+                        cv2.imdecode(np.frombuffer(fer.read(n), np.uint8), cv2.IMREAD_GRAYSCALE), (96, 96)
+                    ),
+                )[1].tobytes()
+                for n in chosen
+            },
+        )
+    frames = {}
+    with zipfile.ZipFile(shared_data / "ravdess_video" / "Video_Speech_Actor_05_partial.zip") as video:
+        for n in sorted(n for n in video.namelist() if n.endswith(".mp4")):
+            frame = next(f for i, _, f in sample_frames(video.read(n), every=30) if i == 30)
+            frames[f"ravfaces/{Path(n).stem.split('-')[2]}/{Path(n).stem}.jpg"] = cv2.imencode(".jpg", frame)[
+                1
+            ].tobytes()
+    make_zip(tmp_path / "ravfaces.zip", frames)
     with zipfile.ZipFile(shared_data / "tess" / "tess_sample.zip") as tess:
         clips = [n for n in tess.namelist() if n.endswith(".wav")]
         make_zip(
@@ -252,6 +283,11 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
         "    labels: {angry: angry, disgust: disgust, fear: fearful, happy: happy, neutral: neutral, ps: surprised, sad: sad}}\n"
         f"  mylab: {{kind: manifest, archive: {tmp_path / 'mylab.zip'}, manifest: labels.csv, val_speakers: [], test_speakers: [JK],\n"
         "    labels: {a: angry, d: disgust, f: fearful, h: happy, n: neutral, sa: sad, su: surprised}}\n"
+        "  faces: [fer2013, ferfolders, ravfaces]\n"
+        f"  ferfolders: {{kind: image_folders, archive: {tmp_path / 'ferfolders.zip'}, splits: {{train: train, test: test}},\n"
+        "    labels: {happy: happy, sad: sad, angry: angry}}\n"
+        f"  ravfaces: {{kind: image_folders, archive: {tmp_path / 'ravfaces.zip'}, splits: test, find_faces: true,\n"
+        "    labels: {'01': neutral, '02': null, '03': happy, '04': sad, '05': angry, '06': fearful, '07': disgust, '08': surprised}}\n"
         "train:\n  audio:\n    models: [svm]\nfusion:\n  audio_model: svm\n"
     )
     result = snakemake(tmp_path, "-j2", "reports/metrics.json", "--configfile", str(TINY), str(config))
@@ -271,6 +307,19 @@ def test_cross_corpus_evaluation_on_real_tess_and_savee(shared_data, tmp_path):
     assert 0 <= metrics["audio.svm.mylab.test.shared.balanced_accuracy"] <= 1
     summary = json.loads((tmp_path / "data/interim/mylab/summary.json").read_text())
     assert summary["samples"] == 28 and summary["reject_reasons"] == {"not used": 1}  # labels.csv itself
+    # the face-image sets: 18 FER2013 faces train (1 per class carved for validation), 18 test; RAVDESS
+    # frames are a pure test set, calm ('02') left out on purpose, a face found in every other
+    assert metrics["visual.cnn.ferfolders.train.n"] == 15 and metrics["visual.cnn.ferfolders.test.n"] == 18
+    faces = json.loads((tmp_path / "data/interim/ravfaces/summary.json").read_text())
+    calm = sum(1 for n in frames if "/02/" in n)
+    assert faces["samples"] == len(frames) - calm and faces["reject_reasons"] == (
+        {"not used": calm} if calm else {}
+    )
+    assert (
+        metrics["visual.cnn.ravfaces.test.n"] == faces["samples"]
+        and "visual.cnn.ravfaces.train.n" not in metrics
+    )
+    assert 0 <= metrics["visual.cnn.ravfaces.test.accuracy"] <= 1
 
 
 @pytest.mark.e2e

@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from emorec.corpora import generic
+from emorec.corpora import generic, image_folders
 from emorec.errors import ParamsError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "params.schema.yaml"
@@ -69,6 +69,16 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
         for name, spec in config["corpora"].items():
             if isinstance(spec, Mapping) and generic.is_generic(spec):
                 problems += generic.spec_errors(name, spec)
+        for corpus in face_corpora(config):
+            if corpus != "fer2013" and not image_folders.is_face_set(config["corpora"].get(corpus)):
+                problems.append(
+                    f"corpora.faces lists {corpus!r} but corpora.{corpus} is neither fer2013 nor a set of kind image_folders"
+                )
+        for corpus in config["corpora"]["speech"]:
+            if image_folders.is_face_set(config["corpora"].get(corpus)):
+                problems.append(
+                    f"corpora.speech lists {corpus!r}, a face-image set (list it in corpora.faces)"
+                )
         cv = config["evaluation"]["cv"]
         if cv["folds"] != 0 and cv["corpus"] not in config["corpora"]["speech"]:
             problems.append(
@@ -94,6 +104,11 @@ def validate_params(config: Mapping[str, Any], *, source: str = "params.yaml") -
                 )
     if problems:
         raise ParamsError(f"invalid {source}:\n  - " + "\n  - ".join(problems))
+
+
+def face_corpora(config: Mapping[str, Any]) -> list[str]:
+    """The face corpora the face model reads (``corpora.faces``; FER2013 alone by default)."""
+    return list(config["corpora"].get("faces", ["fer2013"]))
 
 
 def _merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

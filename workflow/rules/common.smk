@@ -6,7 +6,8 @@ from emorec.archives import MISSING_HINT
 from emorec.codedeps import module_files
 from emorec.errors import DataError
 from emorec.locks import clear_stale_locks
-from emorec.params import validate_params
+from emorec.corpora.generic import is_generic
+from emorec.params import face_corpora, validate_params
 from emorec.runner import set_pipeline_env
 
 validate_params(config, source="config (params.yaml + any --configfile / --config)")
@@ -26,8 +27,14 @@ SPEECH_CORPORA = list(config["corpora"]["speech"])
 #: Speech corpora beside RAVDESS (one ingest rule): TESS, SAVEE and CREMA-D by their own
 #: parsers, and every corpus the params declare with a ``kind`` (emorec.corpora.generic).
 NAMED_SPEECH_CORPORA = ["tess", "savee", "cremad"] + [
-    name for name, spec in config["corpora"].items() if isinstance(spec, dict) and "kind" in spec
+    name for name, spec in config["corpora"].items() if isinstance(spec, dict) and is_generic(spec)
 ]
+#: Face corpora whose images feed the face model (params: corpora.faces; FER2013 by default),
+#: and those of them declared as image folders (emorec.corpora.image_folders).
+FACE_CORPORA = face_corpora(config)
+FACE_SETS = [c for c in FACE_CORPORA if c != "fer2013"]
+#: Every corpus this run ingests.
+CORPORA = [*SPEECH_CORPORA, *FACE_CORPORA]
 
 
 def is_demo_path(path, corpus):
@@ -48,7 +55,7 @@ def archive(corpus):
     return path
 
 
-for _corpus in [*SPEECH_CORPORA, "fer2013"]:
+for _corpus in CORPORA:
     archive(_corpus)
 
 
@@ -104,7 +111,7 @@ def ingest_outputs(corpus):
 #: The feature table each modality's models read.
 FEATURE_TABLES = {
     "audio": "data/features/audio.parquet",  # every corpus of corpora.speech
-    "visual": "data/features/fer2013/faces.parquet",
+    "visual": "data/features/faces.parquet",  # every corpus of corpora.faces
     "audio_sex": "data/features/audio_sex.parquet",  # the same clips, labelled with speaker sex
 }
 SKLEARN_AUDIO = ["svm", "random_forest", "gradient_boosting", "mlp"]
@@ -198,4 +205,4 @@ def report_inputs():
 
 
 def uses_demo_data():
-    return all(is_demo_archive(c) for c in [*SPEECH_CORPORA, "fer2013"])
+    return all(is_demo_archive(c) for c in CORPORA)

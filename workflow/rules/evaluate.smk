@@ -72,7 +72,7 @@ rule track:
         models=[model_files(m, n)["model"] for m, n in trained_models()],
         evaluations=[evaluation_files(m, n)["predictions_parquet"] for m, n in trained_models()],
         fusion=FUSION_FILES["metrics_json"],
-        summaries=[ingest_outputs(c)["summary"] for c in [*SPEECH_CORPORA, "fer2013"]],
+        summaries=[ingest_outputs(c)["summary"] for c in CORPORA],
         serving=[FEATURE_TABLES["audio"]] + ([AV_FILES["weights_csv"]] if USES_VIDEO else []),
         code=package_code("track.py"),
     output:

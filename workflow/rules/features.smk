@@ -70,14 +70,14 @@ rule audio_sex_features:
 
 rule face_features:
     input:
-        manifest="data/interim/fer2013/manifest.parquet",
+        manifests=[ingest_outputs(c)["manifest"] for c in FACE_CORPORA],
         code=package_code("face_features.py"),
     output:
-        table="data/features/fer2013/faces.parquet",
+        table=FEATURE_TABLES["visual"],
     params:
         faces=config["features"]["faces"],
     log:
-        "logs/features/fer2013/faces.log",
+        "logs/features/faces.log",
     priority: 10  # the face chain is the real profile's longest path: it starts first
     threads: threads_of("features")
     resources:

@@ -67,3 +67,30 @@ rule ingest_speech:
         "../envs/emorec.yaml"
     script:
         "../scripts/ingest_speech.py"
+
+
+rule ingest_face_set:
+    input:
+        archive=lambda wc: archive(wc.face_set),
+        code=package_code("ingest_face_set.py"),
+    output:
+        manifest="data/interim/{face_set}/manifest.parquet",
+        rejects="data/interim/{face_set}/rejects.parquet",
+        summary="data/interim/{face_set}/summary.json",
+    wildcard_constraints:
+        face_set="|".join(FACE_SETS) or "(?!)",  # (?!) matches nothing: no face sets declared
+    params:
+        corpus=lambda wc: config["corpora"][wc.face_set],
+        ingest=config["ingest"],
+        video=config["features"]["video"],
+    log:
+        "logs/ingest/{face_set}.log",
+    priority: 10  # the face chain starts first, as FER2013's
+    threads: threads_of("ingest")
+    resources:
+        mem_mb=mem_of("ingest"),
+        runtime=runtime_of("ingest"),
+    conda:
+        "../envs/emorec.yaml"
+    script:
+        "../scripts/ingest_face_set.py"

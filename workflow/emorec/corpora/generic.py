@@ -41,8 +41,9 @@ SPLITS = ("train", "val", "test")
 
 
 def is_generic(spec: Mapping[str, Any]) -> bool:
-    """Whether a corpus' params declare it generically (``kind``) rather than by its module."""
-    return "kind" in spec
+    """Whether a speech corpus' params declare it generically (``kind`` pattern or manifest)
+    rather than by its module (face-image sets: :mod:`emorec.corpora.image_folders`)."""
+    return spec.get("kind") in KINDS
 
 
 def patterns(spec: Mapping[str, Any]) -> list[re.Pattern[str]]:

@@ -1,9 +1,11 @@
 """Face features: 48x48 uint8 arrays, optionally histogram-equalised per image."""
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emorec.tables import FACE_FEATURES, pixels_array, pixels_numpy, write_table
@@ -36,9 +38,12 @@ def equalize(images: np.ndarray) -> np.ndarray:
     return np.where(constant, images, flat).astype(np.uint8)
 
 
-def face_features(*, manifest_path: str | Path, output_path: str | Path, equalize_histogram: bool) -> None:
-    """Turn a face manifest into the training-ready :data:`FACE_FEATURES` table."""
-    manifest = pq.read_table(manifest_path)
+def face_features(
+    *, manifest_paths: Sequence[str | Path], output_path: str | Path, equalize_histogram: bool
+) -> None:
+    """Turn the face manifests of every face corpus into the one training-ready
+    :data:`FACE_FEATURES` table the face model reads (its ``corpus`` column keeps them apart)."""
+    manifest = pa.concat_tables([pq.read_table(path) for path in manifest_paths])
     images = pixels_numpy(manifest.column("pixels"))
     if equalize_histogram:
         images = equalize(images)
