@@ -85,15 +85,20 @@ def save_model(estimator: Any, directory: str | Path, *, framework: str, card: d
 def _without_save_times(path: Path) -> None:
     """Rewrite the zip at ``path`` (``.keras`` and ``.skops`` files are zips) with what is the
     same on every run: :data:`ZIP_TIME` on every member, Keras' ``metadata.json`` dated
-    :data:`KERAS_DATE_SAVED`, and skops' object ids (memory addresses, in ``schema.json`` and
-    as array file names) renumbered in order of appearance."""
+    :data:`KERAS_DATE_SAVED`, and object ids (memory addresses: skops' in ``schema.json`` and
+    as array file names, Keras' ``shared_object_id`` in ``config.json``) renumbered in order
+    of appearance."""
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: (info, archive.read(info)) for info in archive.infolist()}
     renamed: dict[str, str] = {}
     if "schema.json" in members:
         info, data = members["schema.json"]
-        schema = _renumbered(json.loads(data), {}, renamed)
+        schema = _renumbered(json.loads(data), "__id__", {}, renamed)
         members["schema.json"] = (info, json.dumps(schema, indent=2).encode())
+    if "config.json" in members:
+        info, data = members["config.json"]
+        config = _renumbered(json.loads(data), "shared_object_id", {}, {})
+        members["config.json"] = (info, json.dumps(config).encode())
     if "metadata.json" in members:
         info, data = members["metadata.json"]
         metadata = json.loads(data)
@@ -109,21 +114,21 @@ def _without_save_times(path: Path) -> None:
     rewritten.replace(path)
 
 
-def _renumbered(node: Any, ids: dict[int, int], files: dict[str, str]) -> Any:
-    """``node`` of a skops schema with every ``__id__`` replaced by its order of appearance
-    (the same object keeps one number) and every array file named after it (``files``: old
-    name -> new name)."""
+def _renumbered(node: Any, key: str, ids: dict[int, int], files: dict[str, str]) -> Any:
+    """``node`` (parsed JSON) with every integer under ``key`` replaced by its order of
+    appearance (one object keeps one number) and every ``.npy`` file named under ``file``
+    renamed after its own order (``files``: old name -> new name)."""
     if isinstance(node, list):
-        return [_renumbered(item, ids, files) for item in node]
+        return [_renumbered(item, key, ids, files) for item in node]
     if not isinstance(node, dict):
         return node
     out = {}
-    for key, value in node.items():
-        if key == "__id__" and isinstance(value, int):
+    for name, value in node.items():
+        if name == key and isinstance(value, int):
             value = ids.setdefault(value, len(ids) + 1)
-        elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+        elif name == "file" and isinstance(value, str) and value.endswith(".npy"):
             value = files.setdefault(value, f"{len(files) + 1:06d}.npy")
-        out[key] = _renumbered(value, ids, files)
+        out[name] = _renumbered(value, key, ids, files)
     return out
 
 
