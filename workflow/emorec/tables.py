@@ -225,3 +225,32 @@ def pixels_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
     start = array.offset * FACE_PIXELS
     return data[start : start + len(array) * FACE_PIXELS].reshape(len(array), FACE_PIXELS)
+
+
+def face_manifest(
+    corpus: str,
+    *,
+    sample_ids: Sequence[str],
+    labels: Sequence[str],
+    original_labels: Sequence[str],
+    splits: Sequence[str],
+    images: np.ndarray,
+    rows: Sequence[int] | None = None,
+) -> pa.Table:
+    """A :data:`FACE_MANIFEST` table: one face per sample, ``images`` [shape=(n, 2304), uint8];
+    ``rows`` are 1-based CSV rows (``None`` for faces read from image files)."""
+    from emorec.labels import label_id
+
+    n = len(sample_ids)
+    return pa.table(
+        {
+            "corpus": pa.array([corpus] * n, pa.string()),
+            "sample_id": pa.array(sample_ids, pa.string()),
+            "label": pa.array(labels, pa.string()),
+            "label_id": pa.array([label_id(u) for u in labels], pa.int8()),
+            "original_label": pa.array(original_labels, pa.string()),
+            "split": pa.array(splits, pa.string()),
+            "row": pa.nulls(n, pa.int32()) if rows is None else pa.array(rows, pa.int32()),
+            "pixels": pixels_array(images if n else np.zeros((0, FACE_PIXELS), np.uint8)),
+        }
+    )

@@ -19,8 +19,8 @@ import pyarrow.csv as pacsv
 from emorec.archives import file_sha256, require_archive
 from emorec.errors import DataError
 from emorec.ingest import write_ingest
-from emorec.labels import FER2013_EMOTIONS, label_id
-from emorec.tables import FACE_MANIFEST, FACE_PIXELS, pixels_array
+from emorec.labels import FER2013_EMOTIONS
+from emorec.tables import FACE_MANIFEST, FACE_PIXELS, face_manifest
 
 log = logging.getLogger(__name__)
 
@@ -183,17 +183,14 @@ def fer_csv_manifest(table: pa.Table) -> tuple[pa.Table, list[tuple[str, str]]]:
     rows = np.flatnonzero(keep)
     original = [names[emotion[i].strip()][0] for i in rows]
     unified = [names[emotion[i].strip()][1] for i in rows]
-    manifest = pa.table(
-        {
-            "corpus": pa.array(["fer2013"] * len(rows)),
-            "sample_id": pa.array([f"fer2013-{i + 1:05d}" for i in rows]),
-            "label": pa.array(unified),
-            "label_id": pa.array([label_id(u) for u in unified], pa.int8()),
-            "original_label": pa.array(original),
-            "split": pa.array([USAGE_SPLITS[usage[i].strip()] for i in rows]),
-            "row": pa.array(rows + 1, pa.int32()),
-            "pixels": pixels_array(images[rows]),
-        }
+    manifest = face_manifest(
+        "fer2013",
+        sample_ids=[f"fer2013-{i + 1:05d}" for i in rows],
+        labels=list(unified),
+        original_labels=list(original),
+        splits=[USAGE_SPLITS[usage[i].strip()] for i in rows],
+        images=images[rows],
+        rows=(rows + 1).tolist(),
     )
     return manifest, rejects
 

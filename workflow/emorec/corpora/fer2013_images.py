@@ -14,15 +14,14 @@ import re
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
 from emorec.archives import file_sha256, open_archive
 from emorec.corpora.audio_ingest import metadata_reason
 from emorec.corpora.fer2013 import USAGE_SPLITS, ingest_fer2013, is_fer_csv
 from emorec.ingest import write_ingest
-from emorec.labels import FER2013_EMOTIONS, label_id
-from emorec.tables import FACE_MANIFEST, FACE_PIXELS, FACE_SIDE, pixels_array
+from emorec.labels import FER2013_EMOTIONS
+from emorec.tables import FACE_MANIFEST, FACE_PIXELS, FACE_SIDE, face_manifest
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +125,13 @@ def ingest_fer2013_images(
             100 * val_fraction,
             split_seed,
         )
-    manifest = pa.table(
-        {
-            "corpus": pa.array(["fer2013"] * len(ids)),
-            "sample_id": pa.array(ids),
-            "label": pa.array(labels.tolist(), pa.string()),
-            "label_id": pa.array([label_id(u) for u in labels.tolist()], pa.int8()),
-            "original_label": pa.array(emotions, pa.string()),
-            "split": pa.array(split_of.tolist(), pa.string()),
-            "row": pa.nulls(len(ids), pa.int32()),
-            "pixels": pixels_array(np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8)),
-        }
+    manifest = face_manifest(
+        "fer2013",
+        sample_ids=ids,
+        labels=labels.tolist(),
+        original_labels=emotions,
+        splits=split_of.tolist(),
+        images=np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8),
     ).sort_by("sample_id")
     write_ingest(
         manifest,

@@ -25,7 +25,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from PIL import Image
 
 from emorec.archives import file_sha256, open_archive
@@ -33,8 +32,7 @@ from emorec.corpora.audio_ingest import metadata_reason
 from emorec.corpora.fer2013_images import carve_validation
 from emorec.features.video_faces import FaceDetector, VideoFaceParams
 from emorec.ingest import NOT_USED, write_ingest
-from emorec.labels import label_id
-from emorec.tables import FACE_MANIFEST, FACE_PIXELS, FACE_SIDE, pixels_array
+from emorec.tables import FACE_MANIFEST, FACE_PIXELS, FACE_SIDE, face_manifest
 
 KIND = "image_folders"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".webp")
@@ -171,17 +169,13 @@ def ingest_image_folders(
             pixels.append(face)
     label_of = np.array(labels, dtype=object)
     split_of = assign_shares(label_of, np.array(splits, dtype=object), spec)
-    manifest = pa.table(
-        {
-            "corpus": pa.array([corpus] * len(ids), pa.string()),
-            "sample_id": pa.array(ids, pa.string()),
-            "label": pa.array(labels, pa.string()),
-            "label_id": pa.array([label_id(u) for u in labels], pa.int8()),
-            "original_label": pa.array(originals, pa.string()),
-            "split": pa.array(split_of.tolist(), pa.string()),
-            "row": pa.nulls(len(ids), pa.int32()),
-            "pixels": pixels_array(np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8)),
-        }
+    manifest = face_manifest(
+        corpus,
+        sample_ids=ids,
+        labels=labels,
+        original_labels=originals,
+        splits=split_of.tolist(),
+        images=np.stack(pixels) if pixels else np.zeros((0, FACE_PIXELS), np.uint8),
     )
     write_ingest(
         manifest,
