@@ -19,12 +19,9 @@ from conftest import REPO
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 STAGES = DVC["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
-#: Params that change how fast, not what, the pipeline computes.
-NOT_RESULTS = {
-    "resources",
-    "reports_dir",
-    "serving",
-}  # serving limits decide what emorec serve accepts, not a result
+#: Params that change how fast, not what, the pipeline computes (of ``resources`` only the
+#: thread counts change results, and dvc.yaml lists those), or what ``emorec serve`` accepts.
+NOT_RESULTS = {"reports_dir", "serving"}
 
 
 def dry_run(tmp_path, target: str) -> list[dict]:
@@ -121,6 +118,8 @@ def test_stage_command_builds_what_the_stage_declares(name, dag, tmp_path):
 
 def test_every_result_param_is_a_dvc_param():
     declared = {p for stage in STAGES.values() for p in stage.get("params", [])}
+    threads = {p for p in declared if p.startswith("resources.")}
+    assert threads == {f"resources.{s}.threads" for s in ("demo", "ingest", "features", "train", "evaluate")}
     assert {p.split(".")[0] for p in declared} == set(PARAMS) - NOT_RESULTS
     assert all(p.split(".")[0] in PARAMS for p in declared)
 
