@@ -3,7 +3,8 @@
 scikit-learn models are saved with skops (loading never runs arbitrary pickled code: only
 scikit-learn / NumPy / SciPy types are trusted), Keras models in the native ``.keras``
 format. The card says what the model takes (:data:`emorec.datasets.INPUTS`), which classes
-its outputs are, how it was trained, on which data (SHA-256) and how long it took.
+its outputs are, how it was trained and on which data (SHA-256); how long it took goes to
+the logs (:func:`timings_path`), since the files here are hashed (dvc.lock).
 """
 
 import json
